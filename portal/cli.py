@@ -1,0 +1,209 @@
+"""The ``socdesk`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from portal.config import ConfigurationError, Settings, load_settings, with_demo_secret
+from portal.runtime.bootstrap import BootstrapError, Runtime, configure_logging, start_runtime
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def settings_options(function: F) -> F:
+    """``--data-dir`` and ``--env-file`` on every command that touches data."""
+
+    @click.option(
+        "--data-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        envvar="SOCDESK_DATA_DIR",
+        help="Folder for embedded PostgreSQL/Valkey and local state (default: per-user data folder).",
+    )
+    @click.option(
+        "--env-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Read settings from this file instead of ./.env.",
+    )
+    @functools.wraps(function)
+    def wrapper(*args: Any, data_dir: Path | None, env_file: Path | None, **kwargs: Any) -> Any:
+        try:
+            settings = load_settings(env_file=env_file, data_dir=data_dir)
+        except ValueError as exc:
+            raise click.ClickException(f"invalid settings: {exc}") from exc
+        configure_logging(settings)
+        return function(*args, settings=settings, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _runtime(settings: Settings, *, require_migrated: bool = True) -> Runtime:
+    try:
+        return start_runtime(settings, require_migrated=require_migrated)
+    except BootstrapError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _require_secret(settings: Settings) -> None:
+    try:
+        settings.secret()
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="socdesk")
+def main() -> None:
+    """socdesk: the security-operations portal for MSPs."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--proxy-headers/--no-proxy-headers", default=False, help="Trust X-Forwarded-* from a proxy.")
+@settings_options
+def web(settings: Settings, host: str, port: int, proxy_headers: bool) -> None:
+    """Serve the web application."""
+    import uvicorn
+
+    from portal.app import create_app
+
+    _require_secret(settings)
+    runtime = _runtime(settings)
+    try:
+        uvicorn.run(
+            create_app(runtime.settings), host=host, port=port, proxy_headers=proxy_headers, log_level="info"
+        )
+    finally:
+        runtime.release()
+
+
+@main.command()
+@settings_options
+def worker(settings: Settings) -> None:
+    """Run the background worker (imports, syncs, outbound deliveries, heartbeats)."""
+    from workers.settings import build_worker
+
+    runtime = _runtime(settings)
+    try:
+        build_worker(runtime.settings, runtime.urls.database_url, runtime.urls.redis_url).run()
+    finally:
+        runtime.release()
+
+
+@main.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True, help="Target revision.")
+@settings_options
+def db_upgrade(settings: Settings, revision: str) -> None:
+    """Apply schema migrations."""
+    from portal.db.migrate import upgrade
+
+    runtime = _runtime(settings, require_migrated=False)
+    try:
+        upgrade(runtime.urls.database_url, revision)
+        click.echo(f"database is at {revision}")
+    finally:
+        runtime.release()
+
+
+@db.command("current")
+@settings_options
+def db_current(settings: Settings) -> None:
+    """Show the database's schema revision and the code's."""
+    from portal.db.engine import make_engine
+    from portal.db.migrate import schema_status
+
+    runtime = _runtime(settings, require_migrated=False)
+
+    async def status() -> str:
+        engine = make_engine(runtime.urls.database_url)
+        try:
+            return (await schema_status(engine)).describe()
+        finally:
+            await engine.dispose()
+
+    try:
+        click.echo(asyncio.run(status()))
+    finally:
+        runtime.release()
+
+
+@main.group()
+def user() -> None:
+    """Staff accounts."""
+
+
+@user.command("create")
+@click.option("--email", required=True, help="Sign-in email address.")
+@click.option(
+    "--role", type=click.Choice(["admin", "analyst", "viewer"]), required=True, help="What the user may do."
+)
+@click.option("--name", "display_name", default="", help="Display name (default: from the email).")
+@click.option("--password", default=None, help="Password; prompted for when omitted (recommended).")
+@settings_options
+def user_create(settings: Settings, email: str, role: str, display_name: str, password: str | None) -> None:
+    """Create a staff user."""
+    from portal.domain.accounts.models import Role
+    from portal.domain.accounts.service import AccountError, NewUser
+    from portal.runtime.seed import create_user_now
+
+    if password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    runtime = _runtime(settings)
+    try:
+        created = asyncio.run(
+            create_user_now(
+                runtime.urls.database_url,
+                NewUser(email=email, display_name=display_name, role=Role(role), password=password or ""),
+            )
+        )
+    except AccountError as exc:
+        raise click.ClickException(f"{exc.field}: {exc.message}") from exc
+    finally:
+        runtime.release()
+    click.echo(f"created {created.role} {created.email}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@settings_options
+def demo(settings: Settings, host: str, port: int) -> None:
+    """Run everything at once: migrate, seed a demo admin, serve the web app and a worker."""
+    from portal.db.migrate import upgrade
+    from portal.runtime.demo import run_demo
+    from portal.runtime.seed import ensure_demo_admin
+
+    settings = with_demo_secret(settings.model_copy(update={"demo": True}))
+    if settings.public_url == Settings.model_fields["public_url"].default:
+        settings = settings.model_copy(update={"public_url": f"http://{host}:{port}"})
+    runtime = _runtime(settings, require_migrated=False)
+    try:
+        upgrade(runtime.urls.database_url)
+        credentials = asyncio.run(ensure_demo_admin(runtime.settings))
+        embedded = ", ".join(runtime.urls.embedded) or "none (external servers)"
+        click.echo(
+            f"\n  socdesk demo is starting on http://{host}:{port}/\n"
+            f"  sign in as {credentials.email} with password {credentials.password}\n"
+            f"  data folder: {settings.data_dir}   embedded services: {embedded}\n",
+        )
+        sys.stdout.flush()
+        asyncio.run(run_demo(runtime, host=host, port=port))
+    finally:
+        runtime.release()
+
+
+if __name__ == "__main__":
+    main()

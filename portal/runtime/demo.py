@@ -1,0 +1,30 @@
+"""``socdesk demo``: web server and worker in one process, on one event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import uvicorn
+
+from portal.app import create_app
+from portal.runtime.bootstrap import Runtime
+from workers.settings import build_worker
+
+
+async def run_demo(runtime: Runtime, *, host: str, port: int) -> None:
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(runtime.settings), host=host, port=port, log_level="info", lifespan="on")
+    )
+    worker = build_worker(
+        runtime.settings, runtime.urls.database_url, runtime.urls.redis_url, handle_signals=False
+    )
+    worker_task = asyncio.create_task(worker.main())
+    try:
+        # uvicorn owns SIGINT/SIGTERM here; when it returns, the worker follows.
+        await server.serve()
+    finally:
+        await worker.close()
+        worker_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker_task

@@ -1,0 +1,46 @@
+"""Dependency providers: what handlers receive by name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar.datastructures import State
+from litestar.di import Provide
+from redis.asyncio import Redis
+
+from portal.config import Settings
+from portal.domain.accounts.throttle import LoginThrottle, ThrottleLimits
+from workers.queue import JobQueue
+
+
+def provide_settings(state: State) -> Settings:
+    settings: Settings = state.settings
+    return settings
+
+
+def provide_redis(state: State) -> Redis:
+    redis: Redis = state.redis
+    return redis
+
+
+def provide_queue(state: State) -> JobQueue:
+    queue: JobQueue = state.queue
+    return queue
+
+
+def provide_login_throttle(state: State) -> LoginThrottle:
+    settings: Settings = state.settings
+    limits = ThrottleLimits(
+        per_account=settings.login_max_failures_per_account,
+        per_address=settings.login_max_failures_per_address,
+        window_seconds=settings.login_throttle_minutes * 60,
+    )
+    return LoginThrottle(state.redis, limits)
+
+
+DEPENDENCIES: dict[str, Any] = {
+    "settings": Provide(provide_settings, sync_to_thread=False),
+    "redis": Provide(provide_redis, sync_to_thread=False),
+    "queue": Provide(provide_queue, sync_to_thread=False),
+    "login_throttle": Provide(provide_login_throttle, sync_to_thread=False),
+}
