@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import sys
 from collections.abc import Callable
@@ -78,9 +79,15 @@ def web(settings: Settings, host: str, port: int, proxy_headers: bool) -> None:
     _require_secret(settings)
     runtime = _runtime(settings)
     try:
-        uvicorn.run(
-            create_app(runtime.settings), host=host, port=port, proxy_headers=proxy_headers, log_level="info"
-        )
+        # uvicorn re-raises Ctrl-C after a clean shutdown; that is a normal stop.
+        with contextlib.suppress(KeyboardInterrupt):
+            uvicorn.run(
+                create_app(runtime.settings),
+                host=host,
+                port=port,
+                proxy_headers=proxy_headers,
+                log_level="info",
+            )
     finally:
         runtime.release()
 
@@ -200,7 +207,9 @@ def demo(settings: Settings, host: str, port: int) -> None:
             f"  data folder: {settings.data_dir}   embedded services: {embedded}\n",
         )
         sys.stdout.flush()
-        asyncio.run(run_demo(runtime, host=host, port=port))
+        # Ctrl-C is how a demo ends: uvicorn re-raises it after a clean shutdown.
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(run_demo(runtime, host=host, port=port))
     finally:
         runtime.release()
 

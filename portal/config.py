@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import platformdirs
 from pydantic import AliasChoices, Field, SecretStr, field_validator
@@ -88,10 +88,10 @@ class Settings(BaseSettings):
 
 def load_settings(*, env_file: Path | None = None, **overrides: object) -> Settings:
     """Build settings from the environment; explicit ``overrides`` (CLI flags) win."""
-    clean = {key: value for key, value in overrides.items() if value is not None}
+    clean: dict[str, Any] = {key: value for key, value in overrides.items() if value is not None}
     if env_file is not None:
-        return Settings(_env_file=env_file, **clean)  # type: ignore[call-arg]
-    return Settings(**clean)  # type: ignore[arg-type]
+        return Settings(_env_file=env_file, **clean)
+    return Settings(**clean)
 
 
 def with_demo_secret(settings: Settings) -> Settings:

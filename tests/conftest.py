@@ -107,7 +107,7 @@ def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 @pytest.fixture(autouse=True)
-async def _clean_state(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+async def _clean_state(request: pytest.FixtureRequest) -> None:
     """Empty tables and Redis before each test that uses the database or Redis."""
     names = set(request.fixturenames)
     if "engine" in names or "sessionmaker" in names or "database_url" in names:
@@ -119,7 +119,6 @@ async def _clean_state(request: pytest.FixtureRequest) -> AsyncIterator[None]:
         redis = Redis.from_url(request.getfixturevalue("redis_url"))
         await redis.flushdb()
         await redis.aclose()
-    yield
 
 
 @pytest.fixture
@@ -127,7 +126,7 @@ def settings(database_url: str, redis_url: str, tmp_path: Path) -> Settings:
     return Settings(
         database_url=database_url,
         redis_url=redis_url,
-        secret_key=SECRET,  # type: ignore[arg-type]
+        secret_key=SECRET,
         data_dir=tmp_path,
     )
 
@@ -144,7 +143,7 @@ async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
 
 
 @pytest.fixture
-def make_user(sessionmaker: async_sessionmaker[AsyncSession]):  # type: ignore[no-untyped-def]
+def make_user(sessionmaker: async_sessionmaker[AsyncSession]):
     async def make(role: Role = Role.ANALYST, *, email: str | None = None, active: bool = True) -> User:
         async with session_scope(sessionmaker) as session:
             user = await create_user(
@@ -172,7 +171,7 @@ async def csrf_token(client: AsyncTestClient[Litestar], path: str = "/login") ->
     return match.group(1)
 
 
-async def sign_in(client: AsyncTestClient[Litestar], email: str, password: str = TEST_PASSWORD):  # type: ignore[no-untyped-def]
+async def sign_in(client: AsyncTestClient[Litestar], email: str, password: str = TEST_PASSWORD):
     token = await csrf_token(client)
     return await client.post(
         "/login", data={"email": email, "password": password, "_csrf_token": token}, follow_redirects=False

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from arq import cron
 from arq.cron import CronJob
@@ -17,7 +17,7 @@ cron_jobs: list[CronJob] = []
 
 def task(name: str, *, max_tries: int = 5, timeout_seconds: int = 300) -> Callable[[F], F]:
     def register(coroutine: F) -> F:
-        functions.append(func(coroutine, name=name, max_tries=max_tries, timeout=timeout_seconds))
+        functions.append(func(cast(Any, coroutine), name=name, max_tries=max_tries, timeout=timeout_seconds))
         return coroutine
 
     return register
@@ -27,7 +27,16 @@ def every(name: str, *, second: set[int] | None = None, minute: set[int] | None 
     """A periodic task; ``unique`` keeps two workers from running the same tick twice."""
 
     def register(coroutine: F) -> F:
-        cron_jobs.append(cron(coroutine, name=name, second=second, minute=minute, unique=True, run_at_startup=True))
+        cron_jobs.append(
+            cron(
+                cast(Any, coroutine),
+                name=name,
+                second=second,
+                minute=minute,
+                unique=True,
+                run_at_startup=True,
+            )
+        )
         return coroutine
 
     return register

@@ -33,6 +33,4 @@ class UUIDPrimaryKey:
 
 class Timestamps:
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(
-        default=utcnow, server_default=func.now(), onupdate=utcnow
-    )
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now(), onupdate=utcnow)

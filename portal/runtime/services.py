@@ -108,19 +108,19 @@ def _ensure_database(admin_url: str, name: str) -> None:
     asyncio.run(create())
 
 
-async def check_database(url: str, timeout: float = 5.0) -> None:
+async def check_database(url: str, connect_timeout: float = 5.0) -> None:
     try:
-        connection = await asyncpg.connect(asyncpg_dsn(url), timeout=timeout)
+        connection = await asyncpg.connect(asyncpg_dsn(url), timeout=connect_timeout)
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
         raise ServiceUnavailableError(f"PostgreSQL at {describe_url(url)} is unreachable: {exc}") from exc
     await connection.close()
 
 
-async def check_redis(url: str, timeout: float = 5.0) -> None:
+async def check_redis(url: str, connect_timeout: float = 5.0) -> None:
     from redis.asyncio import Redis
     from redis.exceptions import RedisError
 
-    client = Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+    client = Redis.from_url(url, socket_connect_timeout=connect_timeout, socket_timeout=connect_timeout)
     try:
         await client.ping()
     except (OSError, RedisError) as exc:

@@ -8,12 +8,13 @@ from typing import Any
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig
 from litestar.connection import ASGIConnection
+from litestar.middleware.session.server_side import ServerSideSessionBackend
 from litestar.security.session_auth import SessionAuth
 
 from portal.config import Settings
 from portal.domain.accounts.models import User
 from portal.domain.accounts.service import get_active_user
-from portal.web.sessions import RotatingSessionBackend, RotatingSessionConfig, rotate_session_id
+from portal.web.sessions import RotatingSessionConfig, rotate_session_id
 
 USER_ID = "uid"
 SIGNED_IN_AT = "auth_at"
@@ -34,7 +35,9 @@ def sign_out(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
     connection.clear_session()
 
 
-async def retrieve_user(session: dict[str, Any], connection: ASGIConnection[Any, Any, Any, Any]) -> User | None:
+async def retrieve_user(
+    session: dict[str, Any], connection: ASGIConnection[Any, Any, Any, Any]
+) -> User | None:
     settings: Settings = connection.app.state.settings
     raw_id = session.get(USER_ID)
     signed_in_at = session.get(SIGNED_IN_AT)
@@ -56,8 +59,8 @@ async def retrieve_user(session: dict[str, Any], connection: ASGIConnection[Any,
     return user
 
 
-def build_session_auth(settings: Settings) -> SessionAuth[User, RotatingSessionBackend]:
-    return SessionAuth[User, RotatingSessionBackend](
+def build_session_auth(settings: Settings) -> SessionAuth[User, ServerSideSessionBackend]:
+    return SessionAuth[User, ServerSideSessionBackend](
         retrieve_user_handler=retrieve_user,
         session_backend_config=RotatingSessionConfig(
             key=session_cookie_name(settings),

@@ -89,10 +89,7 @@ def permission_denied(request: Request[Any, Any, Any], exc: PermissionDeniedExce
     detail = str(exc.detail)
     if "CSRF" in detail:
         log.warning("refused %s %s: CSRF token missing or invalid", request.method, request.url.path)
-        detail = (
-            "This form has expired or did not come from socdesk. "
-            "Reload the page and try again."
-        )
+        detail = "This form has expired or did not come from socdesk. Reload the page and try again."
     return _render(request, 403, detail)
 
 

@@ -7,6 +7,8 @@ import math
 from typing import Any
 
 from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,11 +34,14 @@ def _client_address(request: Request[Any, Any, Any]) -> str:
 
 
 class AuthController(Controller):
-    opt = {"exclude_from_auth": True}  # noqa: RUF012
+    opt = {"exclude_from_auth": True}
 
     @get("/login", name="login")
     async def login_page(
-        self, request: Request[Any, Any, Any], next: str | None = None, expired: str | None = None
+        self,
+        request: Request[Any, Any, Any],
+        next: FromQuery[str | None] = None,
+        expired: FromQuery[str | None] = None,
     ) -> Template | Redirect:
         if current_user(request) is not None:
             return Redirect(path=safe_next(next), status_code=303)
@@ -49,7 +54,10 @@ class AuthController(Controller):
 
     @post("/login", name="login_submit")
     async def login(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, login_throttle: LoginThrottle
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        login_throttle: NamedDependency[LoginThrottle],
     ) -> Template | Redirect:
         form = await request.form()
         email = str(form.get("email", "")).strip()
@@ -58,7 +66,9 @@ class AuthController(Controller):
         address = _client_address(request)
 
         def refuse(message: str, status_code: int) -> Template:
-            return page(request, "auth/login.html", email=email, next=target, error=message, status_code=status_code)
+            return page(
+                request, "auth/login.html", email=email, next=target, error=message, status_code=status_code
+            )
 
         if not email or not password:
             return refuse("Enter your email and password.", 400)

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from litestar import Controller, Request, get
+from litestar.di import NamedDependency
 from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,18 +30,30 @@ class SystemSummary:
 class DashboardController(Controller):
     @get("/", name="dashboard")
     async def index(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, settings: Settings, queue: JobQueue
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        queue: NamedDependency[JobQueue],
     ) -> Template:
         return await self._render(request, db_session, settings, queue)
 
     @get("/dashboard/system-health", name="dashboard_system_health")
     async def system_health(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, settings: Settings, queue: JobQueue
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        queue: NamedDependency[JobQueue],
     ) -> Template:
         return await self._render(request, db_session, settings, queue)
 
     async def _render(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, settings: Settings, queue: JobQueue
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        queue: NamedDependency[JobQueue],
     ) -> Template:
         worker = await worker_status(db_session, timedelta(seconds=settings.heartbeat_stale_seconds))
         urls = request.app.state.service_urls

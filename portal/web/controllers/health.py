@@ -16,7 +16,7 @@ PROBE_TIMEOUT = 3.0
 
 
 class HealthController(Controller):
-    opt = {"exclude_from_auth": True, "exclude_from_csrf": True}  # noqa: RUF012
+    opt = {"exclude_from_auth": True, "exclude_from_csrf": True}
 
     @get("/healthz", name="healthz", cache=False)
     async def healthz(self) -> dict[str, str]:

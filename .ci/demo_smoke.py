@@ -1,0 +1,84 @@
+"""Start `socdesk demo` on a fresh data folder, sign in over HTTP with the printed credentials, stop it."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+PORT = 8765
+BASE = f"http://127.0.0.1:{PORT}"
+
+
+def main() -> int:
+    data_dir = Path(tempfile.mkdtemp(prefix="socdesk-demo-"))
+    unset = {"DATABASE_URL", "REDIS_URL", "SOCDESK_SECRET_KEY"}
+    env = {key: value for key, value in os.environ.items() if key not in unset}
+    log_path = data_dir / "demo.log"
+    command = ["uv", "run", "socdesk", "demo", "--port", str(PORT), "--data-dir", str(data_dir)]
+    with log_path.open("w") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        outcome = _exercise(log_path, process)
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    print(f"demo stopped with exit code {process.returncode}")
+    if process.returncode != 0:
+        print(log_path.read_text()[-3000:], file=sys.stderr)
+        return 1
+    return outcome
+
+
+def _exercise(log_path: Path, process: subprocess.Popen[bytes]) -> int:
+    deadline = time.monotonic() + 120
+    credentials = None
+    with httpx.Client(base_url=BASE, timeout=5) as client:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                print(log_path.read_text(), file=sys.stderr)
+                print("demo exited early", file=sys.stderr)
+                return 1
+            printed = log_path.read_text()
+            credentials = credentials or re.search(r"sign in as (\S+) with password (\S+)", printed)
+            try:
+                ready = client.get("/readyz")
+                if ready.status_code == 200 and credentials:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.5)
+        else:
+            print(log_path.read_text(), file=sys.stderr)
+            print("demo never became ready", file=sys.stderr)
+            return 1
+        print("readyz:", ready.json())
+        assert credentials is not None
+        email, password = credentials.groups()
+        login = client.get("/login")
+        token = re.search(r'name="_csrf_token" value="([^"]+)"', login.text)
+        assert token, "no CSRF token on the login page"
+        response = client.post(
+            "/login", data={"email": email, "password": password, "_csrf_token": token.group(1)}
+        )
+        assert response.status_code == 303, response.status_code
+        assert response.headers["location"] == "/"
+        dashboard = client.get("/")
+        assert dashboard.status_code == 200
+        assert "Operations dashboard" in dashboard.text
+        print(f"signed in as {email}: dashboard served")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
