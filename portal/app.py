@@ -120,6 +120,7 @@ def create_app(settings: Settings) -> Litestar:
         on_app_init=[session_auth.on_app_init],
         before_send=[security_headers_hook(security_headers(https=https))],
         openapi_config=None,
+        logging_config=None,  # the CLI configures logging once for web, worker and demo alike
         csrf_config=csrf,
         template_config=templates,
         exception_handlers=EXCEPTION_HANDLERS,

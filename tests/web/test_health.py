@@ -11,7 +11,7 @@ from sqlalchemy.engine import make_url
 
 from portal.app import StartupError, create_app
 from portal.config import Settings
-from tests.conftest import _create_database, _drop_database, _with_database
+from tests.conftest import _create_database, _drop_database, _with_database, sign_in
 from tests.tcp_proxy import CuttableProxy
 
 
@@ -100,11 +100,24 @@ async def test_app_names_an_unreachable_redis_at_start(settings: Settings) -> No
     assert "Redis at 127.0.0.1:1/0 is unreachable" in str(error)
 
 
-async def test_https_deployment_gets_hsts_and_host_prefixed_secure_cookies(settings: Settings) -> None:
+async def test_https_deployment_gets_hsts_and_host_prefixed_secure_cookies(
+    settings: Settings, make_user
+) -> None:
+    user = await make_user()
     app = create_app(settings.model_copy(update={"public_url": "https://soc.msp.example"}))
     async with AsyncTestClient(app=app, base_url="https://soc.msp.example") as client:
         response = await client.get("/login")
+        signed_in = await sign_in(client, user.email)
     assert response.headers["strict-transport-security"] == "max-age=31536000; includeSubDomains"
     csrf_cookie = response.headers["set-cookie"]
     assert csrf_cookie.startswith("__Host-socdesk_csrf=")
     assert "Secure" in csrf_cookie
+    assert signed_in.status_code == 303
+    session_cookie = next(
+        value
+        for name, value in signed_in.headers.multi_items()
+        if name == "set-cookie" and "session" in value
+    )
+    assert session_cookie.startswith("__Host-socdesk_session=")
+    assert "Secure" in session_cookie
+    assert "HttpOnly" in session_cookie
