@@ -68,9 +68,7 @@ def _exercise(log_path: Path, process: subprocess.Popen[bytes]) -> int:
         login = client.get("/login")
         token = re.search(r'name="_csrf_token" value="([^"]+)"', login.text)
         assert token, "no CSRF token on the login page"
-        response = client.post(
-            "/login", data={"email": email, "password": password, "_csrf_token": token.group(1)}
-        )
+        response = client.post("/login", data={"email": email, "password": password, "_csrf_token": token.group(1)})
         assert response.status_code == 303, response.status_code
         assert response.headers["location"] == "/"
         dashboard = client.get("/")

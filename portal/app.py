@@ -29,11 +29,9 @@ from portal.db.engine import make_engine
 from portal.db.migrate import schema_status
 from portal.runtime.services import Services, ServiceUnavailableError, check_database, check_redis
 from portal.web.auth import build_session_auth
-from portal.web.controllers.auth import AuthController
-from portal.web.controllers.dashboard import DashboardController
-from portal.web.controllers.health import HealthController
 from portal.web.deps import DEPENDENCIES
 from portal.web.errors import EXCEPTION_HANDLERS
+from portal.web.routes import ROUTE_HANDLERS
 from portal.web.security_headers import security_headers, security_headers_hook
 from workers.queue import JobQueue
 
@@ -109,7 +107,7 @@ def create_app(settings: Settings) -> Litestar:
         include_in_schema=False,
     )
     return Litestar(
-        route_handlers=[AuthController, DashboardController, HealthController, static],
+        route_handlers=[*ROUTE_HANDLERS, static],
         dependencies=DEPENDENCIES,
         plugins=[
             SQLAlchemyPlugin(config=alchemy),

@@ -116,10 +116,13 @@ def db() -> None:
 def db_upgrade(settings: Settings, revision: str) -> None:
     """Apply schema migrations."""
     from portal.db.migrate import upgrade
+    from portal.runtime.seed import prepare_database
 
     runtime = _runtime(settings, require_migrated=False)
     try:
         upgrade(runtime.urls.database_url, revision)
+        if revision == "head":
+            asyncio.run(prepare_database(runtime.urls.database_url))
         click.echo(f"database is at {revision}")
     finally:
         runtime.release()
@@ -154,9 +157,7 @@ def user() -> None:
 
 @user.command("create")
 @click.option("--email", required=True, help="Sign-in email address.")
-@click.option(
-    "--role", type=click.Choice(["admin", "analyst", "viewer"]), required=True, help="What the user may do."
-)
+@click.option("--role", type=click.Choice(["admin", "analyst", "viewer"]), required=True, help="What the user may do.")
 @click.option("--name", "display_name", default="", help="Display name (default: from the email).")
 @click.option("--password", default=None, help="Password; prompted for when omitted (recommended).")
 @settings_options
@@ -191,7 +192,7 @@ def demo(settings: Settings, host: str, port: int) -> None:
     """Run everything at once: migrate, seed a demo admin, serve the web app and a worker."""
     from portal.db.migrate import upgrade
     from portal.runtime.demo import run_demo
-    from portal.runtime.seed import ensure_demo_admin
+    from portal.runtime.seed import ensure_demo_admin, prepare_database
 
     settings = with_demo_secret(settings.model_copy(update={"demo": True}))
     if settings.public_url == Settings.model_fields["public_url"].default:
@@ -199,6 +200,7 @@ def demo(settings: Settings, host: str, port: int) -> None:
     runtime = _runtime(settings, require_migrated=False)
     try:
         upgrade(runtime.urls.database_url)
+        asyncio.run(prepare_database(runtime.urls.database_url))
         credentials = asyncio.run(ensure_demo_admin(runtime.settings))
         embedded = ", ".join(runtime.urls.embedded) or "none (external servers)"
         click.echo(

@@ -28,6 +28,7 @@ from portal.db.migrate import upgrade
 from portal.db.models import Base
 from portal.domain.accounts.models import Role, User
 from portal.domain.accounts.service import NewUser, create_user
+from portal.domain.reference import ensure_reference_data
 from portal.runtime.services import Services, asyncpg_dsn, sqlalchemy_url
 
 TEST_PASSWORD = "correct horse battery staple"
@@ -115,6 +116,8 @@ async def _clean_state(request: pytest.FixtureRequest) -> None:
         tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
         async with engine.begin() as connection:
             await connection.exec_driver_sql(f"TRUNCATE {tables} CASCADE")
+        async with session_scope(request.getfixturevalue("sessionmaker")) as session:
+            await ensure_reference_data(session)
     if "redis_url" in names:
         redis = Redis.from_url(request.getfixturevalue("redis_url"))
         await redis.flushdb()

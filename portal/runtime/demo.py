@@ -16,9 +16,7 @@ async def run_demo(runtime: Runtime, *, host: str, port: int) -> None:
     server = uvicorn.Server(
         uvicorn.Config(create_app(runtime.settings), host=host, port=port, log_level="info", lifespan="on")
     )
-    worker = build_worker(
-        runtime.settings, runtime.urls.database_url, runtime.urls.redis_url, handle_signals=False
-    )
+    worker = build_worker(runtime.settings, runtime.urls.database_url, runtime.urls.redis_url, handle_signals=False)
     worker_task = asyncio.create_task(worker.main())
     try:
         # uvicorn owns SIGINT/SIGTERM here; when it returns, the worker follows.

@@ -146,9 +146,7 @@ class EmbeddedValkey:
             if self._responds() and pidfile.exists():
                 return int(pidfile.read_text(encoding="utf-8").strip())
             time.sleep(0.05)
-        raise EmbeddedServiceError(
-            f"embedded Valkey did not answer on {self.socket} (log: {self.root}/valkey.log)"
-        )
+        raise EmbeddedServiceError(f"embedded Valkey did not answer on {self.socket} (log: {self.root}/valkey.log)")
 
     def start(self) -> str:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -160,9 +158,7 @@ class EmbeddedValkey:
                 try:
                     pid = self._launch()
                 except (OSError, subprocess.CalledProcessError) as exc:
-                    raise EmbeddedServiceError(
-                        f"embedded Valkey did not start in {self.root}: {exc}"
-                    ) from exc
+                    raise EmbeddedServiceError(f"embedded Valkey did not start in {self.root}: {exc}") from exc
                 holders = []
             if os.getpid() not in holders:
                 holders.append(os.getpid())

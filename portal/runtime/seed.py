@@ -10,6 +10,7 @@ from portal.config import Settings
 from portal.db.engine import make_engine, make_sessionmaker, session_scope
 from portal.domain.accounts.models import Role, User
 from portal.domain.accounts.service import NewUser, create_user, find_by_email, set_password
+from portal.domain.reference import ensure_reference_data
 
 DEMO_ADMIN_EMAIL = "admin@demo.socdesk.test"
 
@@ -19,6 +20,16 @@ async def create_user_now(database_url: str, new: NewUser) -> User:
     try:
         async with session_scope(make_sessionmaker(engine)) as session:
             return await create_user(session, new)
+    finally:
+        await engine.dispose()
+
+
+async def prepare_database(database_url: str) -> None:
+    """After migrations: the reference data every install starts with."""
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        async with session_scope(make_sessionmaker(engine)) as session:
+            await ensure_reference_data(session)
     finally:
         await engine.dispose()
 

@@ -35,9 +35,7 @@ def sign_out(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
     connection.clear_session()
 
 
-async def retrieve_user(
-    session: dict[str, Any], connection: ASGIConnection[Any, Any, Any, Any]
-) -> User | None:
+async def retrieve_user(session: dict[str, Any], connection: ASGIConnection[Any, Any, Any, Any]) -> User | None:
     settings: Settings = connection.app.state.settings
     raw_id = session.get(USER_ID)
     signed_in_at = session.get(SIGNED_IN_AT)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from litestar import Request
 from litestar.datastructures import State
 from litestar.di import Provide
 from redis.asyncio import Redis
 
 from portal.config import Settings
+from portal.domain.access import Scope
+from portal.domain.accounts.models import User
 from portal.domain.accounts.throttle import LoginThrottle, ThrottleLimits
 from workers.queue import JobQueue
 
@@ -38,7 +41,16 @@ def provide_login_throttle(state: State) -> LoginThrottle:
     return LoginThrottle(state.redis, limits)
 
 
+def provide_access(request: Request[Any, Any, Any]) -> Scope:
+    """What the signed-in user (or API token holder) may see; every service call takes it."""
+    user = request.scope.get("user")
+    if not isinstance(user, User):
+        raise RuntimeError("scope requested on a route without authentication")
+    return Scope.for_user(user)
+
+
 DEPENDENCIES: dict[str, Any] = {
+    "access": Provide(provide_access, sync_to_thread=False),
     "settings": Provide(provide_settings, sync_to_thread=False),
     "redis": Provide(provide_redis, sync_to_thread=False),
     "queue": Provide(provide_queue, sync_to_thread=False),

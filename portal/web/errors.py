@@ -16,6 +16,7 @@ from litestar.exceptions import (
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from portal.domain.errors import ForbiddenError, NotFoundError, ValidationError
 from portal.web.auth import session_cookie_name
 from portal.web.pages import current_user, is_htmx
 
@@ -28,6 +29,7 @@ TITLES = {
     404: "Not found",
     405: "Method not allowed",
     413: "Too large",
+    422: "Invalid input",
     429: "Too many requests",
     500: "Something went wrong",
     503: "Unavailable",
@@ -36,9 +38,7 @@ TITLES = {
 
 def _wants_json(request: Request[Any, Any, Any]) -> bool:
     accept = request.headers.get("accept", "")
-    return request.url.path.startswith("/api/") or (
-        "application/json" in accept and "text/html" not in accept
-    )
+    return request.url.path.startswith("/api/") or ("application/json" in accept and "text/html" not in accept)
 
 
 def _render(request: Request[Any, Any, Any], status_code: int, detail: str) -> Response[Any]:
@@ -105,7 +105,37 @@ def unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Respons
     return _render(request, HTTP_500_INTERNAL_SERVER_ERROR, "The error has been logged.")
 
 
+def not_found(request: Request[Any, Any, Any], exc: NotFoundError) -> Response[Any]:
+    # The same answer whether the object is missing or outside the user's clients.
+    return _render(request, 404, "Nothing here, or nothing you have access to.")
+
+
+def forbidden(request: Request[Any, Any, Any], exc: ForbiddenError) -> Response[Any]:
+    return _render(request, 403, str(exc) or "You are not allowed to do this.")
+
+
+def invalid(request: Request[Any, Any, Any], exc: ValidationError) -> Response[Any]:
+    """Last resort for validation errors a handler did not render beside its form fields."""
+    if _wants_json(request):
+        return Response(
+            {
+                "type": "about:blank",
+                "title": "Invalid input",
+                "status": 422,
+                "detail": exc.message,
+                "errors": exc.fields,
+            },
+            status_code=422,
+            media_type="application/problem+json",
+        )
+    detail = exc.message + " " + " ".join(f"{field}: {message}" for field, message in exc.fields.items())
+    return _render(request, 422, detail)
+
+
 EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
+    NotFoundError: not_found,
+    ForbiddenError: forbidden,
+    ValidationError: invalid,
     NotAuthorizedException: not_authorized,
     PermissionDeniedException: permission_denied,
     HTTPException: http_error,

@@ -16,9 +16,7 @@ def current_user(request: Request[Any, Any, Any]) -> User | None:
 
 
 def is_htmx(request: Request[Any, Any, Any]) -> bool:
-    return request.headers.get("hx-request") == "true" and not request.headers.get(
-        "hx-history-restore-request"
-    )
+    return request.headers.get("hx-request") == "true" and not request.headers.get("hx-history-restore-request")
 
 
 def page(

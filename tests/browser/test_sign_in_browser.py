@@ -12,9 +12,7 @@ from tests.conftest import TEST_PASSWORD
 pytestmark = pytest.mark.browser
 
 
-async def test_sign_in_and_out(
-    live_server: str, browser_page: Any, browser_problems: list[str], make_user
-) -> None:
+async def test_sign_in_and_out(live_server: str, browser_page: Any, browser_problems: list[str], make_user) -> None:
     user = await make_user(Role.ANALYST)
     page = browser_page
 

@@ -213,9 +213,7 @@ async def test_unknown_accounts_are_throttled_alike(client: AsyncTestClient[Lite
     assert (await sign_in(client, "ghost@msp.example", "guess")).status_code == 429
 
 
-async def test_address_throttle_stops_a_spray_across_accounts(
-    client: AsyncTestClient[Litestar], make_user
-) -> None:
+async def test_address_throttle_stops_a_spray_across_accounts(client: AsyncTestClient[Litestar], make_user) -> None:
     for number in range(20):
         await sign_in(client, f"spray-{number}@msp.example", "guess")
     user = await make_user()

@@ -56,9 +56,7 @@ def _opener(database_url: str):
     return lambda: asyncio.open_connection(url.host or "127.0.0.1", url.port or 5432)
 
 
-async def test_readyz_fails_when_the_database_becomes_unreachable(
-    settings: Settings, database_url: str
-) -> None:
+async def test_readyz_fails_when_the_database_becomes_unreachable(settings: Settings, database_url: str) -> None:
     proxy = CuttableProxy(_opener(database_url))
     proxy.start()
     url = make_url(database_url)
@@ -78,16 +76,12 @@ async def test_readyz_fails_when_the_database_becomes_unreachable(
     assert body["checks"]["redis"]["ok"] is True
 
 
-async def test_app_refuses_to_start_on_an_unmigrated_database(
-    settings: Settings, admin_database_url: str
-) -> None:
+async def test_app_refuses_to_start_on_an_unmigrated_database(settings: Settings, admin_database_url: str) -> None:
     name = "socdesk_test_unmigrated"
     await _drop_database(admin_database_url, name)
     await _create_database(admin_database_url, name)
     try:
-        app = create_app(
-            settings.model_copy(update={"database_url": _with_database(admin_database_url, name)})
-        )
+        app = create_app(settings.model_copy(update={"database_url": _with_database(admin_database_url, name)}))
         error = await _startup_error(app)
         assert "run `socdesk db upgrade` first" in str(error)
     finally:
@@ -100,9 +94,7 @@ async def test_app_names_an_unreachable_redis_at_start(settings: Settings) -> No
     assert "Redis at 127.0.0.1:1/0 is unreachable" in str(error)
 
 
-async def test_https_deployment_gets_hsts_and_host_prefixed_secure_cookies(
-    settings: Settings, make_user
-) -> None:
+async def test_https_deployment_gets_hsts_and_host_prefixed_secure_cookies(settings: Settings, make_user) -> None:
     user = await make_user()
     app = create_app(settings.model_copy(update={"public_url": "https://soc.msp.example"}))
     async with AsyncTestClient(app=app, base_url="https://soc.msp.example") as client:
@@ -114,9 +106,7 @@ async def test_https_deployment_gets_hsts_and_host_prefixed_secure_cookies(
     assert "Secure" in csrf_cookie
     assert signed_in.status_code == 303
     session_cookie = next(
-        value
-        for name, value in signed_in.headers.multi_items()
-        if name == "set-cookie" and "session" in value
+        value for name, value in signed_in.headers.multi_items() if name == "set-cookie" and "session" in value
     )
     assert session_cookie.startswith("__Host-socdesk_session=")
     assert "Secure" in session_cookie

@@ -46,9 +46,7 @@ async def test_heartbeat_job_runs_in_a_real_worker_and_records_the_beat(
     assert beats[0].last_beat_at >= beats[0].started_at
 
 
-async def test_worker_writes_arq_health_check_key(
-    settings: Settings, database_url: str, redis_url: str
-) -> None:
+async def test_worker_writes_arq_health_check_key(settings: Settings, database_url: str, redis_url: str) -> None:
     worker = build_worker(settings, database_url, redis_url, burst=True, poll_delay=0, cron_jobs=[])
     try:
         await worker.main()

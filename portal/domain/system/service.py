@@ -44,9 +44,7 @@ class WorkerStatus:
 
 async def worker_status(session: AsyncSession, stale_after: timedelta) -> WorkerStatus:
     rows = (
-        (await session.execute(select(WorkerHeartbeat).order_by(WorkerHeartbeat.last_beat_at.desc())))
-        .scalars()
-        .all()
+        (await session.execute(select(WorkerHeartbeat).order_by(WorkerHeartbeat.last_beat_at.desc()))).scalars().all()
     )
     if not rows:
         return WorkerStatus("never", None, None, 0)

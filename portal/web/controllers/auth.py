@@ -66,9 +66,7 @@ class AuthController(Controller):
         address = _client_address(request)
 
         def refuse(message: str, status_code: int) -> Template:
-            return page(
-                request, "auth/login.html", email=email, next=target, error=message, status_code=status_code
-            )
+            return page(request, "auth/login.html", email=email, next=target, error=message, status_code=status_code)
 
         if not email or not password:
             return refuse("Enter your email and password.", 400)
@@ -78,8 +76,7 @@ class AuthController(Controller):
             minutes = max(1, math.ceil(verdict.retry_after_seconds / 60))
             log.warning("sign-in throttled for an account or address %s", address)
             return refuse(
-                f"Too many failed sign-in attempts. Wait {minutes} minute{'s' if minutes > 1 else ''} "
-                "and try again.",
+                f"Too many failed sign-in attempts. Wait {minutes} minute{'s' if minutes > 1 else ''} and try again.",
                 429,
             )
 
