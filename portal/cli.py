@@ -184,6 +184,31 @@ def user_create(settings: Settings, email: str, role: str, display_name: str, pa
     click.echo(f"created {created.role} {created.email}")
 
 
+@main.group()
+def token() -> None:
+    """Personal API tokens."""
+
+
+@token.command("create")
+@click.option("--email", required=True, help="The user the token acts as (with their role and clients).")
+@click.option("--name", default="cli", show_default=True, help="What the token is for.")
+@click.option("--expires-days", type=int, default=None, help="Days until it expires (default: never).")
+@settings_options
+def token_create(settings: Settings, email: str, name: str, expires_days: int | None) -> None:
+    """Create an API token and print it once."""
+    from portal.domain.errors import ValidationError
+    from portal.runtime.seed import issue_token_now
+
+    runtime = _runtime(settings)
+    try:
+        secret = asyncio.run(issue_token_now(runtime.urls.database_url, email, name, expires_days))
+    except ValidationError as exc:
+        raise click.ClickException(" ".join(exc.fields.values())) from exc
+    finally:
+        runtime.release()
+    click.echo(secret)
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
@@ -192,7 +217,7 @@ def demo(settings: Settings, host: str, port: int) -> None:
     """Run everything at once: migrate, seed a demo admin, serve the web app and a worker."""
     from portal.db.migrate import upgrade
     from portal.runtime.demo import run_demo
-    from portal.runtime.seed import ensure_demo_admin, prepare_database
+    from portal.runtime.seed import ensure_demo, prepare_database
 
     settings = with_demo_secret(settings.model_copy(update={"demo": True}))
     if settings.public_url == Settings.model_fields["public_url"].default:
@@ -201,11 +226,13 @@ def demo(settings: Settings, host: str, port: int) -> None:
     try:
         upgrade(runtime.urls.database_url)
         asyncio.run(prepare_database(runtime.urls.database_url))
-        credentials = asyncio.run(ensure_demo_admin(runtime.settings))
+        credentials = asyncio.run(ensure_demo(runtime.settings))
         embedded = ", ".join(runtime.urls.embedded) or "none (external servers)"
+        admin, *staff = credentials
+        others = "".join(f"\n    also {c.email} ({c.role}) with password {c.password}" for c in staff)
         click.echo(
             f"\n  socdesk demo is starting on http://{host}:{port}/\n"
-            f"  sign in as {credentials.email} with password {credentials.password}\n"
+            f"  sign in as {admin.email} with password {admin.password}{others}\n"
             f"  data folder: {settings.data_dir}   embedded services: {embedded}\n",
         )
         sys.stdout.flush()

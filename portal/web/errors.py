@@ -71,6 +71,10 @@ def _render(request: Request[Any, Any, Any], status_code: int, detail: str) -> R
 
 
 def not_authorized(request: Request[Any, Any, Any], exc: NotAuthorizedException) -> Response[Any]:
+    if request.url.path.startswith("/api/"):
+        response = _render(request, 401, str(exc.detail))
+        response.headers["WWW-Authenticate"] = 'Bearer realm="socdesk"'
+        return response
     if _wants_json(request):
         return _render(request, 401, "Sign in to continue.")
     query: dict[str, str] = {}

@@ -7,6 +7,7 @@ from litestar.types import ControllerRouterHandler
 from portal.web.controllers.auth import AuthController
 from portal.web.controllers.dashboard import DashboardController
 from portal.web.controllers.health import HealthController
+from portal.web.controllers.profile import ProfileController
 
 ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     AuthController,
@@ -15,5 +16,6 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     # area: tickets
     # area: clients and assets
     # area: settings
+    ProfileController,
     # area: profile and API
 ]
