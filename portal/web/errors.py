@@ -99,7 +99,14 @@ def permission_denied(request: Request[Any, Any, Any], exc: PermissionDeniedExce
 
 def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     if isinstance(exc, ValidationException):
-        return _render(request, 400, "The request was not understood: some fields are missing or malformed.")
+        detail = "The request was not understood: some fields are missing or malformed."
+        if _wants_json(request):
+            return Response(
+                {"type": "about:blank", "title": "Bad request", "status": 400, "detail": detail, "errors": exc.extra},
+                status_code=400,
+                media_type="application/problem+json",
+            )
+        return _render(request, 400, detail)
     detail = str(exc.detail) if exc.status_code < 500 else TITLES.get(exc.status_code, "Error")
     return _render(request, exc.status_code, detail)
 

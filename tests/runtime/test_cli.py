@@ -121,3 +121,20 @@ async def _invoke(args: list[str], env: dict[str, str], stdin: str | None = None
 
     # The commands run their own event loops, so they run in a thread of their own here.
     return await asyncio.to_thread(CliRunner().invoke, main, args, env=env, input=stdin)
+
+
+async def test_token_create_prints_a_working_token_once(env: dict[str, str], make_user, sessionmaker) -> None:
+    from portal.domain.accounts.tokens import authenticate_token
+
+    user = await make_user()
+    result = await _invoke(["token", "create", "--email", user.email, "--name", "backup job"], env)
+    assert result.exit_code == 0, result.output
+    secret = result.output.strip().splitlines()[-1]
+    assert secret.startswith("sdk_")
+    async with sessionmaker() as session:
+        owner = await authenticate_token(session, secret)
+    assert owner is not None
+    assert owner.id == user.id
+    unknown = await _invoke(["token", "create", "--email", "nobody@msp.example"], env)
+    assert unknown.exit_code == 1
+    assert "No active user with the email nobody@msp.example" in unknown.output
