@@ -28,6 +28,7 @@ from portal.config import Settings
 from portal.db.engine import make_engine
 from portal.db.migrate import schema_status
 from portal.runtime.services import Services, ServiceUnavailableError, check_database, check_redis
+from portal.web.api.docs import OPENAPI_CONFIG
 from portal.web.auth import build_session_auth
 from portal.web.deps import DEPENDENCIES
 from portal.web.errors import EXCEPTION_HANDLERS
@@ -117,7 +118,8 @@ def create_app(settings: Settings) -> Litestar:
         lifespan=[_services_lifespan(settings, alchemy)],
         on_app_init=[session_auth.on_app_init],
         before_send=[security_headers_hook(security_headers(https=https))],
-        openapi_config=None,
+        openapi_config=OPENAPI_CONFIG,
+        include_in_schema=False,  # only the JSON API is documented; pages are not an API
         logging_config=None,  # the CLI configures logging once for web, worker and demo alike
         csrf_config=csrf,
         template_config=templates,

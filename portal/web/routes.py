@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from litestar.types import ControllerRouterHandler
 
+from portal.web.api.docs import ApiDocsController
+from portal.web.api.router import api_router
 from portal.web.controllers.auth import AuthController
 from portal.web.controllers.dashboard import DashboardController
 from portal.web.controllers.health import HealthController
@@ -17,5 +19,6 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     # area: clients and assets
     # area: settings
     ProfileController,
-    # area: profile and API
+    ApiDocsController,
+    api_router,
 ]
