@@ -105,3 +105,40 @@ async def test_openapi_document_and_docs_page(client: AsyncTestClient[Litestar],
     docs = await client.get("/api/docs")
     assert docs.status_code == 200
     assert "/api/v1/clients/{client_id}" in docs.text
+
+
+async def test_assets_api_scoped_create_and_patch(
+    client: AsyncTestClient[Litestar], make_client, api_token, sessionmaker
+) -> None:
+    from portal.domain.assets.models import AssetType
+
+    mine = await make_client("Asset Owner")
+    theirs = await make_client("Someone Else")
+    async with sessionmaker() as session:
+        asset_type = await session.scalar(select(AssetType).limit(1))
+    assert asset_type is not None
+    headers = await api_token(Role.ANALYST, clients=[mine])
+    created = await client.post(
+        "/api/v1/assets",
+        json={"client_id": str(mine.id), "asset_type_id": str(asset_type.id), "name": "AO-WS001", "serial": "SN1"},
+        headers=headers,
+    )
+    assert created.status_code == 201, created.text
+    asset = created.json()
+    assert asset["asset_type"]["id"] == str(asset_type.id)
+    elsewhere = await client.post(
+        "/api/v1/assets",
+        json={"client_id": str(theirs.id), "asset_type_id": str(asset_type.id), "name": "X"},
+        headers=headers,
+    )
+    assert elsewhere.status_code == 404
+    patched = await client.patch(
+        f"/api/v1/assets/{asset['id']}", json={"status": "inactive", "hostname": "ao-ws001"}, headers=headers
+    )
+    assert patched.status_code == 200
+    assert patched.json()["status"] == "inactive"
+    assert patched.json()["hostname"] == "ao-ws001"
+    listed = await client.get(f"/api/v1/assets?client_id={mine.id}&status=inactive", headers=headers)
+    assert [row["name"] for row in listed.json()["items"]] == ["AO-WS001"]
+    viewer = await api_token(Role.VIEWER)
+    assert (await client.patch(f"/api/v1/assets/{asset['id']}", json={"name": "Y"}, headers=viewer)).status_code == 403
