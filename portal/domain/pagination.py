@@ -8,6 +8,7 @@ cursor never skips a row changed while the client was paging.
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import uuid
 from collections.abc import Sequence
@@ -31,15 +32,27 @@ class Page(Generic[T]):
     next_cursor: str | None
 
 
-def encode_cursor(updated_at: datetime, row_id: uuid.UUID) -> str:
-    raw = json.dumps([updated_at.isoformat(), str(row_id)]).encode()
+def pack_token(payload: Any) -> str:
+    """An opaque, URL-safe token for a JSON-able payload (every cursor in socdesk is one)."""
+    raw = json.dumps(payload, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def unpack_token(token: str) -> Any | None:
+    """The payload, or None when the token is malformed (callers decide: start over, or refuse)."""
+    try:
+        return json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (binascii.Error, ValueError, TypeError):
+        return None
+
+
+def encode_cursor(updated_at: datetime, row_id: uuid.UUID) -> str:
+    return pack_token([updated_at.isoformat(), str(row_id)])
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        stamp, row_id = json.loads(base64.urlsafe_b64decode(padded))
+        stamp, row_id = unpack_token(cursor)  # type: ignore[misc]
         return datetime.fromisoformat(stamp), uuid.UUID(row_id)
     except (ValueError, TypeError) as exc:
         raise ValidationError({"cursor": "This cursor is not one socdesk issued."}) from exc
