@@ -64,7 +64,7 @@ async def test_ticket_lifecycle_over_the_api(
     actions = (await client.get(f"/api/v1/tickets/{ticket['id']}/actions", headers=headers)).json()["items"]
     assert [action["kind"] for action in actions] == ["created", "note", "closure"]
 
-    reopened = await client.post(f"/api/v1/tickets/{ticket['id']}/reopen", json={"body": "Back again"}, headers=headers)
+    reopened = await client.post(f"/api/v1/tickets/{ticket['id']}/reopen", json={"note": "Back again"}, headers=headers)
     assert reopened.status_code == 201, reopened.text
     assert reopened.json()["status"]["is_closed"] is False
     async with sessionmaker() as session:

@@ -176,6 +176,10 @@ class ActionIn(BaseModel):
     sync_to_source: bool = False
 
 
+class ReopenIn(BaseModel):
+    note: str = ""
+
+
 class CloseIn(BaseModel):
     status_id: uuid.UUID | None = None
     classification: str | None = None

@@ -15,7 +15,7 @@ from portal.domain.access import Scope
 from portal.domain.listings import StatusFilter, page_actions, page_tickets
 from portal.domain.tickets import service as tickets
 from portal.domain.tickets.models import Ticket, TicketSource
-from portal.web.api.schemas import ActionIn, ActionOut, CloseIn, PageOut, TicketIn, TicketOut, TicketPatch
+from portal.web.api.schemas import ActionIn, ActionOut, CloseIn, PageOut, ReopenIn, TicketIn, TicketOut, TicketPatch
 
 Limit = Annotated[int, Parameter(ge=1, le=500, description="Rows per page (1-500).")]
 
@@ -166,7 +166,7 @@ class TicketsApi(Controller):
         db_session: NamedDependency[AsyncSession],
         access: NamedDependency[Scope],
         ticket_id: uuid.UUID,
-        data: ActionIn | None = None,
+        data: ReopenIn,
     ) -> TicketOut:
-        await tickets.reopen(db_session, access, ticket_id, note=data.body if data else "")
+        await tickets.reopen(db_session, access, ticket_id, note=data.note)
         return await _ticket_out(db_session, access, ticket_id)

@@ -1,0 +1,293 @@
+"""Assets (endpoints, network gear, cloud workloads) of the caller's clients. No web code here."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import or_, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
+
+from portal.domain.access import Scope
+from portal.domain.assets.models import Asset, AssetGroup, AssetStatus, AssetType
+from portal.domain.audit.service import record
+from portal.domain.clients.models import Site
+from portal.domain.clients.service import get_client, get_main_site, like_pattern, require_asset_work
+from portal.domain.errors import NotFoundError, ValidationError
+
+PAGE_SIZE = 100
+MAX_NAME = 255
+MAX_IDENTIFIER = 255
+MAX_DEVICE_UUID = 64
+STATUSES = tuple(status.value for status in AssetStatus)
+
+
+@dataclass(frozen=True)
+class AssetPage:
+    assets: list[Asset]
+    # Opaque keyset cursor for the next page; None on the last one.
+    next_cursor: str | None
+
+
+def _with_details() -> tuple[Any, ...]:
+    return (
+        joinedload(Asset.asset_type).joinedload(AssetType.group),
+        joinedload(Asset.site).joinedload(Site.client),
+    )
+
+
+def _encode_cursor(asset: Asset) -> str:
+    raw = json.dumps([asset.name, str(asset.id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[str, uuid.UUID] | None:
+    """The (name, id) to continue after; None for anything that is not a cursor this module made."""
+    try:
+        name, raw_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return str(name), uuid.UUID(str(raw_id))
+    except (ValueError, TypeError, binascii.Error):
+        return None
+
+
+async def list_assets(
+    session: AsyncSession,
+    access: Scope,
+    client_id: uuid.UUID | None = None,
+    site_id: uuid.UUID | None = None,
+    q: str | None = None,
+    status: str | None = None,
+    asset_type_id: uuid.UUID | None = None,
+    *,
+    after: str | None = None,
+    limit: int = PAGE_SIZE,
+) -> AssetPage:
+    """One page of the caller's assets by name; ``q`` searches name, hostname, serial and device UUID."""
+    if client_id is not None:
+        access.require_client(client_id, "client")
+    stmt = select(Asset).where(access.clients(Asset.client_id)).options(*_with_details())
+    if client_id is not None:
+        stmt = stmt.where(Asset.client_id == client_id)
+    if site_id is not None:
+        stmt = stmt.where(Asset.site_id == site_id)
+    if status in STATUSES:
+        stmt = stmt.where(Asset.status == status)
+    if asset_type_id is not None:
+        stmt = stmt.where(Asset.asset_type_id == asset_type_id)
+    if q and q.strip():
+        pattern = like_pattern(q.strip())
+        stmt = stmt.where(
+            or_(
+                Asset.name.ilike(pattern),
+                Asset.hostname.ilike(pattern),
+                Asset.serial.ilike(pattern),
+                Asset.device_uuid.ilike(pattern),
+            )
+        )
+    position = _decode_cursor(after) if after else None
+    if position is not None:
+        stmt = stmt.where(tuple_(Asset.name, Asset.id) > tuple_(*position))
+    # One row more than the page tells whether there is a next page without counting.
+    rows = list((await session.scalars(stmt.order_by(Asset.name, Asset.id).limit(limit + 1))).unique().all())
+    page, more = rows[:limit], len(rows) > limit
+    return AssetPage(page, _encode_cursor(page[-1]) if more and page else None)
+
+
+async def get_asset(session: AsyncSession, access: Scope, asset_id: uuid.UUID, *, reload: bool = False) -> Asset:
+    """The asset with its type, group, site and client loaded (``reload``: again, after a change)."""
+    stmt = select(Asset).where(Asset.id == asset_id, access.clients(Asset.client_id)).options(*_with_details())
+    asset = await session.scalar(stmt.execution_options(populate_existing=reload))
+    if asset is None:
+        raise NotFoundError("asset")
+    return asset
+
+
+async def list_asset_types(session: AsyncSession) -> list[AssetType]:
+    """Every asset type with its group, by group then name (for pickers)."""
+    result = await session.scalars(
+        select(AssetType)
+        .join(AssetGroup, AssetGroup.id == AssetType.group_id)
+        .options(joinedload(AssetType.group))
+        .order_by(AssetGroup.name, AssetType.name)
+    )
+    return list(result.all())
+
+
+def _clean(value: str | None) -> str | None:
+    value = (value or "").strip()
+    return value or None
+
+
+@dataclass(frozen=True)
+class _Values:
+    """What staff may set on an asset, trimmed (blank identifiers are None)."""
+
+    site_id: uuid.UUID | None
+    asset_type_id: uuid.UUID | None
+    name: str
+    hostname: str | None
+    serial: str | None
+    device_uuid: str | None
+    status: str
+
+    @classmethod
+    def of(
+        cls,
+        site_id: uuid.UUID | None,
+        asset_type_id: uuid.UUID | None,
+        name: str,
+        hostname: str | None,
+        serial: str | None,
+        device_uuid: str | None,
+        status: str,
+    ) -> _Values:
+        return cls(site_id, asset_type_id, name.strip(), _clean(hostname), _clean(serial), _clean(device_uuid), status)
+
+
+async def _check_asset_fields(session: AsyncSession, client_id: uuid.UUID, values: _Values) -> None:
+    errors: dict[str, str] = {}
+    if not values.name:
+        errors["name"] = "Enter the asset's name."
+    elif len(values.name) > MAX_NAME:
+        errors["name"] = f"Use at most {MAX_NAME} characters."
+    site_client = (
+        await session.scalar(select(Site.client_id).where(Site.id == values.site_id))
+        if values.site_id is not None
+        else None
+    )
+    if site_client != client_id:
+        # Also what a site of another client gets: whether it exists is none of the caller's business.
+        errors["site_id"] = "Choose one of this client's sites."
+    if values.asset_type_id is None or await session.get(AssetType, values.asset_type_id) is None:
+        errors["asset_type_id"] = "Choose the asset's type."
+    for field, value, limit in (
+        ("hostname", values.hostname, MAX_IDENTIFIER),
+        ("serial", values.serial, MAX_IDENTIFIER),
+        ("device_uuid", values.device_uuid, MAX_DEVICE_UUID),
+    ):
+        if value is not None and len(value) > limit:
+            errors[field] = f"Use at most {limit} characters."
+    if values.status not in STATUSES:
+        errors["status"] = "Choose active or inactive."
+    if errors:
+        raise ValidationError(errors)
+
+
+def _asset_snapshot(asset: Asset) -> dict[str, Any]:
+    return {
+        "name": asset.name,
+        "site_id": str(asset.site_id),
+        "asset_type_id": str(asset.asset_type_id),
+        "hostname": asset.hostname,
+        "serial": asset.serial,
+        "device_uuid": asset.device_uuid,
+        "status": asset.status,
+    }
+
+
+async def _audit(
+    session: AsyncSession, access: Scope, action: str, asset: Asset, before: dict[str, Any] | None
+) -> None:
+    after = _asset_snapshot(asset)
+    if before is not None:
+        changed = [key for key in after if after[key] != before[key]]
+        if not changed:
+            return
+        before, after = {key: before[key] for key in changed}, {key: after[key] for key in changed}
+    await record(
+        session,
+        access,
+        action,
+        object_type="asset",
+        object_id=asset.id,
+        object_label=asset.name,
+        client_id=asset.client_id,
+        before=before,
+        after=after,
+    )
+
+
+async def create_asset(
+    session: AsyncSession,
+    access: Scope,
+    client_id: uuid.UUID,
+    *,
+    site_id: uuid.UUID | None,
+    asset_type_id: uuid.UUID | None,
+    name: str,
+    hostname: str | None = None,
+    serial: str | None = None,
+    device_uuid: str | None = None,
+    status: str = AssetStatus.ACTIVE.value,
+    fields: dict[str, Any] | None = None,
+) -> Asset:
+    """A new asset of the client; ``site_id`` None means the client's main site."""
+    require_asset_work(access)
+    client = await get_client(session, access, client_id)
+    if site_id is None:
+        site_id = (await get_main_site(session, access, client.id)).id
+    values = _Values.of(site_id, asset_type_id, name, hostname, serial, device_uuid, status)
+    await _check_asset_fields(session, client.id, values)
+    asset = Asset(
+        client_id=client.id,
+        site_id=values.site_id,
+        asset_type_id=values.asset_type_id,
+        name=values.name,
+        hostname=values.hostname,
+        serial=values.serial,
+        device_uuid=values.device_uuid,
+        status=values.status,
+        fields=dict(fields or {}),
+    )
+    session.add(asset)
+    await session.flush()
+    await _audit(session, access, "asset.create", asset, None)
+    return asset
+
+
+async def update_asset(
+    session: AsyncSession,
+    access: Scope,
+    asset_id: uuid.UUID,
+    *,
+    site_id: uuid.UUID | None,
+    asset_type_id: uuid.UUID | None,
+    name: str,
+    hostname: str | None = None,
+    serial: str | None = None,
+    device_uuid: str | None = None,
+) -> Asset:
+    """Change what staff may edit; the imported ``fields`` bag stays as the vendor sent it."""
+    require_asset_work(access)
+    asset = await get_asset(session, access, asset_id)
+    values = _Values.of(site_id, asset_type_id, name, hostname, serial, device_uuid, asset.status)
+    await _check_asset_fields(session, asset.client_id, values)
+    before = _asset_snapshot(asset)
+    # Both were checked above; the asserts narrow the types.
+    assert values.site_id is not None
+    assert values.asset_type_id is not None
+    asset.site_id, asset.asset_type_id, asset.name = values.site_id, values.asset_type_id, values.name
+    asset.hostname, asset.serial, asset.device_uuid = values.hostname, values.serial, values.device_uuid
+    await session.flush()
+    await _audit(session, access, "asset.update", asset, before)
+    # The caller sees the new site and type, not the ones loaded before the change.
+    return await get_asset(session, access, asset.id, reload=True)
+
+
+async def set_asset_status(session: AsyncSession, access: Scope, asset_id: uuid.UUID, status: str) -> Asset:
+    require_asset_work(access)
+    asset = await get_asset(session, access, asset_id)
+    if status not in STATUSES:
+        raise ValidationError({"status": "Choose active or inactive."})
+    if asset.status == status:
+        return asset
+    before = _asset_snapshot(asset)
+    asset.status = status
+    await session.flush()
+    await _audit(session, access, "asset.status", asset, before)
+    return asset

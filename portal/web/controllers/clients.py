@@ -1,0 +1,400 @@
+"""Client pages: the list, a new client, and each client's tabs (overview, sites, assets, tickets, integrations)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get, post
+from litestar.datastructures import FormMultiDict
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, Parameter
+from litestar.plugins.flash import flash
+from litestar.response import Redirect, Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from portal.domain.access import Scope
+from portal.domain.assets.service import create_asset
+from portal.domain.clients.service import (
+    add_site,
+    client_counts,
+    create_client,
+    deactivate_client,
+    get_client,
+    list_clients,
+    list_sites,
+    reactivate_client,
+    set_main_site,
+    update_client,
+    update_site,
+)
+from portal.domain.errors import ValidationError
+from portal.web.controllers.assets import AssetFilters, AssetForm, asset_list_context
+from portal.web.guards import requires_admin
+from portal.web.pages import is_htmx, page
+
+
+def _client_form(form: FormMultiDict) -> dict[str, str]:
+    return {key: str(form.get(key, "")) for key in ("name", "reference", "notes")}
+
+
+def _site_form(form: FormMultiDict) -> dict[str, str]:
+    return {key: str(form.get(key, "")) for key in ("name", "address")}
+
+
+class ClientController(Controller):
+    path = "/clients"
+
+    @get("/", name="clients")
+    async def index(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        access: NamedDependency[Scope],
+        q: FromQuery[str | None] = None,
+    ) -> Template:
+        clients = await list_clients(db_session, access, q)
+        return page(
+            request,
+            "clients/index.html",
+            partial="clients/_list.html",
+            nav="clients",
+            clients=clients,
+            q=(q or "").strip(),
+            can_manage=access.is_admin,
+        )
+
+    @get("/new", name="client_new", guards=[requires_admin])
+    async def new(self, request: Request[Any, Any, Any]) -> Template:
+        return page(request, "clients/new.html", nav="clients", values={}, errors={})
+
+    @post("/", name="client_create", guards=[requires_admin])
+    async def create(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        access: NamedDependency[Scope],
+    ) -> Template | Redirect:
+        values = _client_form(await request.form())
+        try:
+            client = await create_client(db_session, access, values["name"], values["reference"], values["notes"])
+        except ValidationError as exc:
+            return page(
+                request,
+                "clients/new.html",
+                partial="clients/_client_form.html",
+                nav="clients",
+                values=values,
+                errors=exc.fields,
+                status_code=422,
+            )
+        flash(request, f"Client “{client.name}” created, with its main site.", category="success")
+        return Redirect(path=f"/clients/{client.id}", status_code=303)
+
+    # ------------------------------------------------------------ tabs
+
+    async def _tab(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: AsyncSession,
+        access: Scope,
+        client_id: uuid.UUID,
+        tab: str,
+        *,
+        partial: str | None = None,
+        status_code: int = 200,
+        **context: Any,
+    ) -> Template:
+        client = await get_client(db_session, access, client_id)
+        counts = await client_counts(db_session, access, client.id)
+        return page(
+            request,
+            f"clients/{tab}.html",
+            partial=partial,
+            nav="clients",
+            status_code=status_code,
+            client=client,
+            counts=counts,
+            tab=tab,
+            can_manage=access.is_admin,
+            can_edit=access.can_work_tickets,
+            **context,
+        )
+
+    @get("/{client_id:uuid}", name="client")
+    async def overview(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        access: NamedDependency[Scope],
+        client_id: FromPath[uuid.UUID],
+    ) -> Template:
+        return await self._tab(request, db_session, access, client_id, "overview", values=None, errors={})
+
+    @post("/{client_id:uuid}", name="client_update", guards=[requires_admin])
+    async def update(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        access: NamedDependency[Scope],
+        client_id: FromPath[uuid.UUID],
+    ) -> Template | Redirect:
+        values = _client_form(await request.form())
+        try:
+            await update_client(
+                db_session,
+                access,
+                client_id,
+                name=values["name"],
+                reference=values["reference"],
+                notes=values["notes"],
+            )
+        except ValidationError as exc:
+            return await self._tab(
+                request,
+                db_session,
+                access,
+                client_id,
+                "overview",
+                partial="clients/_client_form.html",
+                values=values,
+                errors=exc.fields,
+                status_code=422,
+            )
+        flash(request, "Client details saved.", category="success")
+        return Redirect(path=f"/clients/{client_id}", status_code=303)
+
+    @post("/{client_id:uuid}/deactivate", name="client_deactivate", guards=[requires_admin])
+    async def deactivate(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        access: NamedDependency[Scope],
+        client_id: FromPath[uuid.UUID],
+    ) -> Redirect:
+        client = await deactivate_client(db_session, access, client_id)
+        flash(request, f"“{client.name}” is now inactive.", category="info")
+        return Redirect(path=f"/clients/{client_id}", status_code=303)
+
+    @post("/{client_id:uuid}/reactivate", name="client_reactivate", guards=[requires_admin])
+    async def reactivate(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        access: NamedDependency[Scope],
+        client_id: FromPath[uuid.UUID],
+    ) -> Redirect:
+        client = await reactivate_client(db_session, access, client_id)
+        flash(request, f"“{client.name}” is active again.", category="success")
+        return Redirect(path=f"/clients/{client_id}", status_code=303)
+
+    # ------------------------------------------------------------ sites
+
+    async def _sites(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: AsyncSession,
+        access: Scope,
+        client_id: uuid.UUID,
+        *,
+        values: dict[str, str] | None = None,
+        errors: dict[str, str] | None = None,
+        edit_site: uuid.UUID | None = None,
+        notice: str | None = None,
+        status_code: int = 200,
+    ) -> Template:
+        sites = await list_sites(db_session, access, client_id)
+        return await self._tab(
+            request,
+            db_session,
+            access,
+            client_id,
+            "sites",
+            partial="clients/_sites.html",
+            status_code=status_code,
+            sites=sites,
+            values=values or {},
+            errors=errors or {},
+            edit_site=edit_site,
+            notice=notice,
+        )
+
+    def _after_site_change(self, request: Request[Any, Any, Any], client_id: uuid.UUID, message: str) -> Redirect:
+        flash(request, message, category="success")
+        return Redirect(path=f"/clients/{client_id}/sites", status_code=303)
+
+    @get("/{client_id:uuid}/sites", name="client_sites")
+    async def sites(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        access: NamedDependency[Scope],
+        client_id: FromPath[uuid.UUID],
+    ) -> Template:
+        return await self._sites(request, db_session, access, client_id)
+
+    @post("/{client_id:uuid}/sites", name="client_site_add")
+    async def add_site(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        access: NamedDependency[Scope],
+        client_id: FromPath[uuid.UUID],
+    ) -> Template | Redirect:
+        values = _site_form(await request.form())
+        try:
+            site = await add_site(db_session, access, client_id, values["name"], values["address"])
+        except ValidationError as exc:
+            return await self._sites(
+                request, db_session, access, client_id, values=values, errors=exc.fields, status_code=422
+            )
+        message = f"Site “{site.name}” added."
+        if is_htmx(request):
+            return await self._sites(request, db_session, access, client_id, notice=message)
+        return self._after_site_change(request, client_id, message)
+
+    @post("/{client_id:uuid}/sites/{site_id:uuid}", name="client_site_update")
+    async def update_site(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        access: NamedDependency[Scope],
+        client_id: FromPath[uuid.UUID],
+        site_id: FromPath[uuid.UUID],
+    ) -> Template | Redirect:
+        values = _site_form(await request.form())
+        try:
+            site = await update_site(
+                db_session, access, client_id, site_id, name=values["name"], address=values["address"]
+            )
+        except ValidationError as exc:
+            return await self._sites(
+                request,
+                db_session,
+                access,
+                client_id,
+                values=values,
+                errors=exc.fields,
+                edit_site=site_id,
+                status_code=422,
+            )
+        message = f"Site “{site.name}” saved."
+        if is_htmx(request):
+            return await self._sites(request, db_session, access, client_id, notice=message)
+        return self._after_site_change(request, client_id, message)
+
+    @post("/{client_id:uuid}/sites/{site_id:uuid}/main", name="client_site_main")
+    async def make_main(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        access: NamedDependency[Scope],
+        client_id: FromPath[uuid.UUID],
+        site_id: FromPath[uuid.UUID],
+    ) -> Template | Redirect:
+        site = await set_main_site(db_session, access, client_id, site_id)
+        message = f"“{site.name}” is now the main site."
+        if is_htmx(request):
+            return await self._sites(request, db_session, access, client_id, notice=message)
+        return self._after_site_change(request, client_id, message)
+
+    # ------------------------------------------------------------ assets, tickets, integrations
+
+    async def _assets(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: AsyncSession,
+        access: Scope,
+        client_id: uuid.UUID,
+        filters: AssetFilters,
+        *,
+        values: dict[str, str] | None = None,
+        errors: dict[str, str] | None = None,
+        status_code: int = 200,
+    ) -> Template:
+        client = await get_client(db_session, access, client_id)
+        listing = await asset_list_context(db_session, access, f"/clients/{client.id}/assets", filters, client=client)
+        return await self._tab(
+            request,
+            db_session,
+            access,
+            client.id,
+            "assets",
+            partial="assets/_list.html",
+            status_code=status_code,
+            values=values or {},
+            errors=errors or {},
+            **listing,
+        )
+
+    @get("/{client_id:uuid}/assets", name="client_assets")
+    async def assets(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        access: NamedDependency[Scope],
+        client_id: FromPath[uuid.UUID],
+        q: FromQuery[str | None] = None,
+        status: FromQuery[str | None] = None,
+        site: FromQuery[str | None] = None,
+        asset_type: Annotated[str | None, Parameter(query="type")] = None,
+        after: FromQuery[str | None] = None,
+    ) -> Template:
+        filters = AssetFilters.parse(q=q, status=status, site=site, asset_type=asset_type, after=after)
+        return await self._assets(request, db_session, access, client_id, filters)
+
+    @post("/{client_id:uuid}/assets", name="client_asset_add")
+    async def add_asset(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        access: NamedDependency[Scope],
+        client_id: FromPath[uuid.UUID],
+    ) -> Template | Redirect:
+        form = AssetForm.read(await request.form())
+        try:
+            asset = await create_asset(
+                db_session,
+                access,
+                client_id,
+                site_id=form.site_id,
+                asset_type_id=form.asset_type_id,
+                name=form.name,
+                hostname=form.hostname,
+                serial=form.serial,
+                device_uuid=form.device_uuid,
+                status=form.raw["status"] or "active",
+            )
+        except ValidationError as exc:
+            return await self._assets(
+                request,
+                db_session,
+                access,
+                client_id,
+                AssetFilters(),
+                values=form.raw,
+                errors=exc.fields,
+                status_code=422,
+            )
+        flash(request, f"Asset “{asset.name}” added.", category="success")
+        return Redirect(path=f"/assets/{asset.id}", status_code=303)
+
+    @get("/{client_id:uuid}/tickets", name="client_tickets")
+    async def tickets(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        access: NamedDependency[Scope],
+        client_id: FromPath[uuid.UUID],
+    ) -> Template:
+        return await self._tab(request, db_session, access, client_id, "tickets")
+
+    @get("/{client_id:uuid}/integrations", name="client_integrations")
+    async def integrations(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        access: NamedDependency[Scope],
+        client_id: FromPath[uuid.UUID],
+    ) -> Template:
+        return await self._tab(request, db_session, access, client_id, "integrations")
