@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +16,7 @@ from portal.domain.audit.service import record
 from portal.domain.clients.models import Site
 from portal.domain.clients.service import get_client, get_main_site, like_pattern, require_asset_work
 from portal.domain.errors import NotFoundError, ValidationError
+from portal.domain.pagination import pack_token, unpack_token
 
 PAGE_SIZE = 100
 MAX_NAME = 255
@@ -42,16 +40,15 @@ def _with_details() -> tuple[Any, ...]:
 
 
 def _encode_cursor(asset: Asset) -> str:
-    raw = json.dumps([asset.name, str(asset.id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return pack_token([asset.name, str(asset.id)])
 
 
 def _decode_cursor(cursor: str) -> tuple[str, uuid.UUID] | None:
     """The (name, id) to continue after; None for anything that is not a cursor this module made."""
     try:
-        name, raw_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        name, raw_id = unpack_token(cursor)  # type: ignore[misc]
         return str(name), uuid.UUID(str(raw_id))
-    except (ValueError, TypeError, binascii.Error):
+    except (ValueError, TypeError):
         return None
 
 
