@@ -51,9 +51,10 @@ async def retrieve_user(session: dict[str, Any], connection: ASGIConnection[Any,
     alchemy: SQLAlchemyAsyncConfig = connection.app.state.alchemy_config
     db = alchemy.provide_session(connection.app.state, connection.scope)
     user = await get_active_user(db, user_id)
-    if user is None:
-        # Deactivated or deleted: this session ends now.
+    if user is None or user.password_changed_at.timestamp() > signed_in_at:
+        # Deactivated, deleted, or the password changed since this sign-in: the session ends now.
         connection.clear_session()
+        return None
     return user
 
 

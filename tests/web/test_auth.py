@@ -10,6 +10,8 @@ from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
 from sqlalchemy import select
 
+from portal.app import create_app
+from portal.config import Settings
 from portal.domain.accounts.models import Role, User
 from portal.web.controllers.auth import BAD_CREDENTIALS
 from tests.conftest import TEST_PASSWORD, csrf_token, sign_in
@@ -218,3 +220,26 @@ async def test_address_throttle_stops_a_spray_across_accounts(client: AsyncTestC
         await sign_in(client, f"spray-{number}@msp.example", "guess")
     user = await make_user()
     assert (await sign_in(client, user.email)).status_code == 429
+
+
+async def test_a_password_change_ends_other_sessions_but_not_the_changers(
+    settings: Settings, client: AsyncTestClient[Litestar], make_user
+) -> None:
+    user = await make_user()
+    await sign_in(client, user.email)
+    # Another browser, served by another app process on the same database and Redis.
+    async with AsyncTestClient(app=create_app(settings), base_url="http://testserver.local") as other_browser:
+        await sign_in(other_browser, user.email)
+        assert (await other_browser.get("/")).status_code == 200
+        changed = await client.post(
+            "/profile/password",
+            data={
+                "current_password": TEST_PASSWORD,
+                "new_password": "rotated password 2026",
+                "repeat": "rotated password 2026",
+                "_csrf_token": await csrf_token(client, "/profile"),
+            },
+        )
+        assert changed.status_code == 200
+        assert (await client.get("/")).status_code == 200  # the person who changed it stays signed in
+        assert (await other_browser.get("/", follow_redirects=False)).status_code == 303

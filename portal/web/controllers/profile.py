@@ -15,6 +15,7 @@ from portal.domain.accounts.passwords import verify_password
 from portal.domain.accounts.service import AccountError, set_password
 from portal.domain.accounts.tokens import IssuedToken, create_token, list_tokens, revoke_token, token_state
 from portal.domain.errors import ValidationError
+from portal.web.auth import sign_in
 from portal.web.pages import page
 
 
@@ -94,5 +95,7 @@ class ProfileController(Controller):
             except AccountError as exc:
                 errors = {"new_password": exc.message}
             else:
+                # Changing the password ends every session (see retrieve_user); keep this one going.
+                sign_in(request, me)
                 return await self._render(request, db_session, password_changed=True)
         return await self._render(request, db_session, password_errors=errors, status_code=422)
