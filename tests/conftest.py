@@ -96,10 +96,10 @@ def admin_database_url(server_urls: tuple[str, str]) -> str:
 
 
 @pytest.fixture(scope="session")
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = make_engine(database_url)
-    yield engine
-    await engine.dispose()
+def engine(database_url: str) -> AsyncEngine:
+    # Synchronous on purpose: the autouse cleaner looks it up by name from inside the event loop,
+    # where an async fixture could not be set up. The pool closes with the test process.
+    return make_engine(database_url)
 
 
 @pytest.fixture(scope="session")

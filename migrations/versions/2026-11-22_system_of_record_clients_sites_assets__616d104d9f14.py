@@ -282,6 +282,7 @@ def upgrade() -> None:
     op.create_index("ix_tickets_client_id_updated_at", "tickets", ["client_id", "updated_at"], unique=False)
     op.create_index("ix_tickets_opened_at_id", "tickets", ["opened_at", "id"], unique=False)
     op.create_index("ix_tickets_status_id_opened_at", "tickets", ["status_id", "opened_at"], unique=False)
+    op.create_index("ix_tickets_updated_at_id", "tickets", ["updated_at", "id"], unique=False)
     op.create_table(
         "ticket_actions",
         sa.Column("ticket_id", sa.Uuid(), nullable=False),
@@ -319,6 +320,7 @@ def downgrade() -> None:
     op.drop_index("ix_ticket_actions_ticket_id_created_at", table_name="ticket_actions")
     op.drop_table("ticket_actions")
     op.drop_index("ix_tickets_status_id_opened_at", table_name="tickets")
+    op.drop_index("ix_tickets_updated_at_id", table_name="tickets")
     op.drop_index("ix_tickets_opened_at_id", table_name="tickets")
     op.drop_index("ix_tickets_client_id_updated_at", table_name="tickets")
     op.drop_index("ix_tickets_asset_id", table_name="tickets")

@@ -6,18 +6,23 @@ from litestar.types import ControllerRouterHandler
 
 from portal.web.api.docs import ApiDocsController
 from portal.web.api.router import api_router
+from portal.web.controllers.assets import AssetController
 from portal.web.controllers.auth import AuthController
+from portal.web.controllers.clients import ClientController
 from portal.web.controllers.dashboard import DashboardController
 from portal.web.controllers.health import HealthController
 from portal.web.controllers.profile import ProfileController
+from portal.web.controllers.settings import SettingsController
+from portal.web.controllers.tickets import TicketController
 
 ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     AuthController,
     DashboardController,
     HealthController,
-    # area: tickets
-    # area: clients and assets
-    # area: settings
+    TicketController,
+    ClientController,
+    AssetController,
+    SettingsController,
     ProfileController,
     ApiDocsController,
     api_router,

@@ -47,7 +47,9 @@ async def test_token_is_shown_once_stored_hashed_and_revocable(
 async def test_token_needs_a_name(client: AsyncTestClient[Litestar], make_user, sessionmaker) -> None:
     user = await make_user()
     await sign_in(client, user.email)
-    response = await client.post("/profile/tokens", data={"name": " ", "_csrf_token": await csrf_token(client, "/profile")})
+    response = await client.post(
+        "/profile/tokens", data={"name": " ", "_csrf_token": await csrf_token(client, "/profile")}
+    )
     assert response.status_code == 422
     assert "Give the token a name" in response.text
     async with sessionmaker() as session:

@@ -92,6 +92,7 @@ class Ticket(UUIDPrimaryKey, Timestamps, Base):
         Index("ix_tickets_agent_id", "agent_id"),
         Index("ix_tickets_asset_id", "asset_id"),
         Index("ix_tickets_opened_at_id", "opened_at", "id"),
+        Index("ix_tickets_updated_at_id", "updated_at", "id"),
     )
 
     number: Mapped[int] = mapped_column(BigInteger, Identity(start=1001), unique=True)

@@ -185,3 +185,6 @@ class CloseIn(BaseModel):
     classification: str | None = None
     classification_reason: str | None = None
     note: str = ""
+    custom_fields: dict[str, Any] = Field(
+        default_factory=dict, description="Values for the ticket type's fields that are required on close."
+    )

@@ -157,6 +157,7 @@ class TicketsApi(Controller):
             classification=data.classification,
             classification_reason=data.classification_reason,
             note=data.note,
+            custom_field_values=data.custom_fields,
         )
         return await _ticket_out(db_session, access, ticket_id)
 
