@@ -38,7 +38,7 @@ def pack_token(payload: Any) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def unpack_token(token: str) -> Any | None:
+def unpack_token(token: str) -> Any:
     """The payload, or None when the token is malformed (callers decide: start over, or refuse)."""
     try:
         return json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
@@ -52,7 +52,7 @@ def encode_cursor(updated_at: datetime, row_id: uuid.UUID) -> str:
 
 def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
-        stamp, row_id = unpack_token(cursor)  # type: ignore[misc]
+        stamp, row_id = unpack_token(cursor)
         return datetime.fromisoformat(stamp), uuid.UUID(row_id)
     except (ValueError, TypeError) as exc:
         raise ValidationError({"cursor": "This cursor is not one socdesk issued."}) from exc

@@ -46,7 +46,7 @@ def _encode_cursor(asset: Asset) -> str:
 def _decode_cursor(cursor: str) -> tuple[str, uuid.UUID] | None:
     """The (name, id) to continue after; None for anything that is not a cursor this module made."""
     try:
-        name, raw_id = unpack_token(cursor)  # type: ignore[misc]
+        name, raw_id = unpack_token(cursor)
         return str(name), uuid.UUID(str(raw_id))
     except (ValueError, TypeError):
         return None

@@ -7,10 +7,7 @@ neither repeated nor skipped because of rows inserted before them.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import enum
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +20,7 @@ from sqlalchemy.orm import aliased, contains_eager
 from portal.domain.access import Scope
 from portal.domain.accounts.models import User
 from portal.domain.clients.models import Client
+from portal.domain.pagination import pack_token, unpack_token
 from portal.domain.tickets.models import Priority, Status, Ticket, TicketSource
 
 PAGE_SIZE = 50
@@ -111,15 +109,13 @@ def encode_cursor(cursor: Cursor) -> str:
         "k": key,
         "i": str(cursor.row_id),
     }
-    raw = json.dumps(payload, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return pack_token(payload)
 
 
 def decode_cursor(token: str) -> Cursor | None:
     """The cursor, or None when it is malformed (a stale or hand-edited link starts over)."""
     try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        payload = json.loads(raw)
+        payload = unpack_token(token)
         column = SortColumn(payload["s"])
         sort = QueueSort(column, payload["d"] == "desc")
         key_raw = payload["k"]
@@ -133,7 +129,7 @@ def decode_cursor(token: str) -> Cursor | None:
         else:
             key = str(key_raw)
         return Cursor(sort=sort, before=bool(payload["b"]), key=key, row_id=uuid.UUID(str(payload["i"])))
-    except (binascii.Error, ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
