@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from litestar import Controller, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromQuery, Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.domain.access import Scope
@@ -50,13 +50,13 @@ class AssetsApi(Controller):
 
     @get("/{asset_id:uuid}", summary="Get an asset")
     async def get_asset(
-        self, db_session: NamedDependency[AsyncSession], access: NamedDependency[Scope], asset_id: uuid.UUID
+        self, db_session: NamedDependency[AsyncSession], access: NamedDependency[Scope], asset_id: FromPath[uuid.UUID]
     ) -> AssetOut:
         return AssetOut.model_validate(await assets.get_asset(db_session, access, asset_id))
 
     @post("/", summary="Create an asset", description="Without site_id it goes to the client's main site.")
     async def create_asset(
-        self, db_session: NamedDependency[AsyncSession], access: NamedDependency[Scope], data: AssetIn
+        self, db_session: NamedDependency[AsyncSession], access: NamedDependency[Scope], data: JSONBody[AssetIn]
     ) -> AssetOut:
         asset = await assets.create_asset(
             db_session,
@@ -77,8 +77,8 @@ class AssetsApi(Controller):
         self,
         db_session: NamedDependency[AsyncSession],
         access: NamedDependency[Scope],
-        asset_id: uuid.UUID,
-        data: AssetPatch,
+        asset_id: FromPath[uuid.UUID],
+        data: JSONBody[AssetPatch],
     ) -> AssetOut:
         current = await assets.get_asset(db_session, access, asset_id)
         changes = data.model_dump(exclude_unset=True)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from litestar import Controller, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromQuery, Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.domain.access import Scope
@@ -39,13 +39,13 @@ class ClientsApi(Controller):
 
     @get("/{client_id:uuid}", summary="Get a client")
     async def get_client(
-        self, db_session: NamedDependency[AsyncSession], access: NamedDependency[Scope], client_id: uuid.UUID
+        self, db_session: NamedDependency[AsyncSession], access: NamedDependency[Scope], client_id: FromPath[uuid.UUID]
     ) -> ClientOut:
         return ClientOut.model_validate(await clients.get_client(db_session, access, client_id))
 
     @post("/", summary="Create a client (admin)", description="Its main site is created with it.")
     async def create_client(
-        self, db_session: NamedDependency[AsyncSession], access: NamedDependency[Scope], data: ClientIn
+        self, db_session: NamedDependency[AsyncSession], access: NamedDependency[Scope], data: JSONBody[ClientIn]
     ) -> ClientOut:
         client = await clients.create_client(db_session, access, data.name, data.reference, data.notes)
         return ClientOut.model_validate(client)
@@ -55,8 +55,8 @@ class ClientsApi(Controller):
         self,
         db_session: NamedDependency[AsyncSession],
         access: NamedDependency[Scope],
-        client_id: uuid.UUID,
-        data: ClientPatch,
+        client_id: FromPath[uuid.UUID],
+        data: JSONBody[ClientPatch],
     ) -> ClientOut:
         current = await clients.get_client(db_session, access, client_id)
         changes = data.model_dump(exclude_unset=True)
@@ -94,13 +94,13 @@ class SitesApi(Controller):
 
     @get("/{site_id:uuid}", summary="Get a site")
     async def get_site(
-        self, db_session: NamedDependency[AsyncSession], access: NamedDependency[Scope], site_id: uuid.UUID
+        self, db_session: NamedDependency[AsyncSession], access: NamedDependency[Scope], site_id: FromPath[uuid.UUID]
     ) -> SiteOut:
         return SiteOut.model_validate(await clients.get_site(db_session, access, site_id))
 
     @post("/", summary="Add a site to a client")
     async def create_site(
-        self, db_session: NamedDependency[AsyncSession], access: NamedDependency[Scope], data: SiteIn
+        self, db_session: NamedDependency[AsyncSession], access: NamedDependency[Scope], data: JSONBody[SiteIn]
     ) -> SiteOut:
         site = await clients.add_site(db_session, access, data.client_id, data.name, data.address)
         return SiteOut.model_validate(site)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from litestar import Controller, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromQuery, Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.domain.access import Scope
@@ -65,13 +65,13 @@ class TicketsApi(Controller):
 
     @get("/{ticket_id:uuid}", summary="Get a ticket")
     async def get_ticket(
-        self, db_session: NamedDependency[AsyncSession], access: NamedDependency[Scope], ticket_id: uuid.UUID
+        self, db_session: NamedDependency[AsyncSession], access: NamedDependency[Scope], ticket_id: FromPath[uuid.UUID]
     ) -> TicketOut:
         return await _ticket_out(db_session, access, ticket_id)
 
     @post("/", summary="Create a ticket", description="Site, priority and status default from the client and type.")
     async def create_ticket(
-        self, db_session: NamedDependency[AsyncSession], access: NamedDependency[Scope], data: TicketIn
+        self, db_session: NamedDependency[AsyncSession], access: NamedDependency[Scope], data: JSONBody[TicketIn]
     ) -> TicketOut:
         ticket: Ticket = await tickets.create_ticket(
             db_session,
@@ -101,8 +101,8 @@ class TicketsApi(Controller):
         self,
         db_session: NamedDependency[AsyncSession],
         access: NamedDependency[Scope],
-        ticket_id: uuid.UUID,
-        data: TicketPatch,
+        ticket_id: FromPath[uuid.UUID],
+        data: JSONBody[TicketPatch],
     ) -> TicketOut:
         await tickets.get_ticket(db_session, access, ticket_id)  # 404 before any change
         if data.priority_id:
@@ -118,7 +118,7 @@ class TicketsApi(Controller):
         self,
         db_session: NamedDependency[AsyncSession],
         access: NamedDependency[Scope],
-        ticket_id: uuid.UUID,
+        ticket_id: FromPath[uuid.UUID],
         cursor: FromQuery[str | None] = None,
         limit: Limit = 100,
     ) -> PageOut[ActionOut]:
@@ -132,8 +132,8 @@ class TicketsApi(Controller):
         self,
         db_session: NamedDependency[AsyncSession],
         access: NamedDependency[Scope],
-        ticket_id: uuid.UUID,
-        data: ActionIn,
+        ticket_id: FromPath[uuid.UUID],
+        data: JSONBody[ActionIn],
     ) -> ActionOut:
         action = await tickets.add_note(
             db_session, access, ticket_id, data.body, visibility=data.visibility, sync_to_source=data.sync_to_source
@@ -146,8 +146,8 @@ class TicketsApi(Controller):
         self,
         db_session: NamedDependency[AsyncSession],
         access: NamedDependency[Scope],
-        ticket_id: uuid.UUID,
-        data: CloseIn,
+        ticket_id: FromPath[uuid.UUID],
+        data: JSONBody[CloseIn],
     ) -> TicketOut:
         await tickets.close(
             db_session,
@@ -166,8 +166,8 @@ class TicketsApi(Controller):
         self,
         db_session: NamedDependency[AsyncSession],
         access: NamedDependency[Scope],
-        ticket_id: uuid.UUID,
-        data: ReopenIn,
+        ticket_id: FromPath[uuid.UUID],
+        data: JSONBody[ReopenIn],
     ) -> TicketOut:
         await tickets.reopen(db_session, access, ticket_id, note=data.note)
         return await _ticket_out(db_session, access, ticket_id)

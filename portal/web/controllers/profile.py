@@ -7,6 +7,7 @@ from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -73,7 +74,7 @@ class ProfileController(Controller):
 
     @post("/tokens/{token_id:uuid}/revoke", name="profile_token_revoke")
     async def revoke(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], token_id: uuid.UUID
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], token_id: FromPath[uuid.UUID]
     ) -> Redirect:
         await revoke_token(db_session, _me(request), token_id)
         return Redirect(path="/profile", status_code=303)
