@@ -12,7 +12,7 @@ from sqlalchemy.orm import joinedload
 
 from portal.domain.access import Scope
 from portal.domain.assets.models import Asset, AssetGroup, AssetStatus, AssetType
-from portal.domain.audit.service import record
+from portal.domain.audit.service import record_change
 from portal.domain.clients.models import Site
 from portal.domain.clients.service import get_client, get_main_site, like_pattern, require_asset_work
 from portal.domain.errors import NotFoundError, ValidationError
@@ -187,16 +187,10 @@ def _asset_snapshot(asset: Asset) -> dict[str, Any]:
     }
 
 
-async def _audit(
+async def _audit_asset(
     session: AsyncSession, access: Scope, action: str, asset: Asset, before: dict[str, Any] | None
 ) -> None:
-    after = _asset_snapshot(asset)
-    if before is not None:
-        changed = [key for key in after if after[key] != before[key]]
-        if not changed:
-            return
-        before, after = {key: before[key] for key in changed}, {key: after[key] for key in changed}
-    await record(
+    await record_change(
         session,
         access,
         action,
@@ -205,7 +199,7 @@ async def _audit(
         object_label=asset.name,
         client_id=asset.client_id,
         before=before,
-        after=after,
+        after=_asset_snapshot(asset),
     )
 
 
@@ -243,7 +237,7 @@ async def create_asset(
     )
     session.add(asset)
     await session.flush()
-    await _audit(session, access, "asset.create", asset, None)
+    await _audit_asset(session, access, "asset.create", asset, None)
     return asset
 
 
@@ -271,7 +265,7 @@ async def update_asset(
     asset.site_id, asset.asset_type_id, asset.name = values.site_id, values.asset_type_id, values.name
     asset.hostname, asset.serial, asset.device_uuid = values.hostname, values.serial, values.device_uuid
     await session.flush()
-    await _audit(session, access, "asset.update", asset, before)
+    await _audit_asset(session, access, "asset.update", asset, before)
     # The caller sees the new site and type, not the ones loaded before the change.
     return await get_asset(session, access, asset.id, reload=True)
 
@@ -286,5 +280,5 @@ async def set_asset_status(session: AsyncSession, access: Scope, asset_id: uuid.
     before = _asset_snapshot(asset)
     asset.status = status
     await session.flush()
-    await _audit(session, access, "asset.status", asset, before)
+    await _audit_asset(session, access, "asset.status", asset, before)
     return asset

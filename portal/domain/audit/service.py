@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,6 +38,43 @@ async def record(
     )
     session.add(entry)
     return entry
+
+
+async def record_change(
+    session: AsyncSession,
+    actor: Scope | None,
+    action: str,
+    *,
+    object_type: str,
+    object_id: uuid.UUID | str,
+    object_label: str = "",
+    client_id: uuid.UUID | None = None,
+    before: dict[str, Any] | None,
+    after: dict[str, Any],
+) -> AuditEntry | None:
+    """Record a creation (``before`` None) whole, or a change as the fields it changed: none, no entry."""
+    if before is not None:
+        changed = changes(before, after)
+        if not changed:
+            return None
+        before = {key: old for key, (old, _) in changed.items()}
+        after = {key: new for key, (_, new) in changed.items()}
+    return await record(
+        session,
+        actor,
+        action,
+        object_type=object_type,
+        object_id=object_id,
+        object_label=object_label,
+        client_id=client_id,
+        before=before,
+        after=after,
+    )
+
+
+def changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """``{field: [before, after]}`` for each field of two snapshots of one object whose value differs."""
+    return {key: [before[key], after[key]] for key in after if before[key] != after[key]}
 
 
 def _jsonable(values: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from portal.domain.access import Scope
 from portal.domain.assets.models import Asset, AssetStatus
-from portal.domain.audit.service import record
+from portal.domain.audit.service import record_change
 from portal.domain.clients.models import Client, Site
 from portal.domain.errors import ForbiddenError, NotFoundError, ValidationError
 from portal.domain.tickets.models import Status, Ticket
@@ -179,16 +179,7 @@ async def create_client(
     await _flush_unique(session, "name", "A client with this name already exists.")
     session.add(Site(client_id=client.id, name=MAIN_SITE_NAME, is_main=True, address=""))
     await session.flush()
-    await record(
-        session,
-        access,
-        "client.create",
-        object_type="client",
-        object_id=client.id,
-        object_label=client.name,
-        client_id=client.id,
-        after=_client_snapshot(client),
-    )
+    await _audit_client(session, access, "client.create", client, None)
     return client
 
 
@@ -208,7 +199,7 @@ async def update_client(
     before = _client_snapshot(client)
     client.name, client.reference, client.notes = name, reference, notes
     await _flush_unique(session, "name", "A client with this name already exists.")
-    await _audit_change(session, access, "client.update", client, before)
+    await _audit_client(session, access, "client.update", client, before)
     return client
 
 
@@ -228,18 +219,14 @@ async def _set_client_active(session: AsyncSession, access: Scope, client_id: uu
     before = _client_snapshot(client)
     client.is_active = active
     await session.flush()
-    await _audit_change(session, access, "client.reactivate" if active else "client.deactivate", client, before)
+    await _audit_client(session, access, "client.reactivate" if active else "client.deactivate", client, before)
     return client
 
 
-async def _audit_change(
-    session: AsyncSession, access: Scope, action: str, client: Client, before: dict[str, Any]
+async def _audit_client(
+    session: AsyncSession, access: Scope, action: str, client: Client, before: dict[str, Any] | None
 ) -> None:
-    after = _client_snapshot(client)
-    changed = [key for key in after if after[key] != before[key]]
-    if not changed:
-        return
-    await record(
+    await record_change(
         session,
         access,
         action,
@@ -247,8 +234,8 @@ async def _audit_change(
         object_id=client.id,
         object_label=client.name,
         client_id=client.id,
-        before={key: before[key] for key in changed},
-        after={key: after[key] for key in changed},
+        before=before,
+        after=_client_snapshot(client),
     )
 
 
@@ -320,9 +307,9 @@ async def _audit_site(
     action: str,
     site: Site,
     before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
+    after: dict[str, Any],
 ) -> None:
-    await record(
+    await record_change(
         session,
         access,
         action,
@@ -363,17 +350,7 @@ async def update_site(
     before = _site_snapshot(site)
     site.name, site.address = name, address
     await _flush_unique(session, "name", "This client already has a site with this name.")
-    after = _site_snapshot(site)
-    changed = [key for key in after if after[key] != before[key]]
-    if changed:
-        await _audit_site(
-            session,
-            access,
-            "site.update",
-            site,
-            {key: before[key] for key in changed},
-            {key: after[key] for key in changed},
-        )
+    await _audit_site(session, access, "site.update", site, before, _site_snapshot(site))
     return site
 
 

@@ -24,7 +24,7 @@ from portal.db.base import utcnow
 from portal.domain.access import Scope
 from portal.domain.accounts.models import Role, User, UserClient
 from portal.domain.assets.models import Asset
-from portal.domain.audit.service import record
+from portal.domain.audit.service import changes, record
 from portal.domain.clients.models import Client, Site
 from portal.domain.errors import NotFoundError, ValidationError
 from portal.domain.links.models import ExternalLink
@@ -496,6 +496,23 @@ def _closure_state(ticket: Ticket) -> dict[str, Any]:
     }
 
 
+async def _audit_ticket(
+    session: AsyncSession, access: Scope, action: str, ticket: Ticket, before: dict[str, Any], after: dict[str, Any]
+) -> None:
+    """The whole closure state, not only what changed: the log shows what a ticket was closed as, and from what."""
+    await record(
+        session,
+        access,
+        action,
+        object_type="ticket",
+        object_id=ticket.id,
+        object_label=_label(ticket),
+        client_id=ticket.client_id,
+        before=before,
+        after=after,
+    )
+
+
 async def close(
     session: AsyncSession,
     access: Scope,
@@ -552,27 +569,16 @@ async def close(
     ticket.classification_reason = reason.value if reason else None
     ticket.custom_fields = merged
     after = _closure_state(ticket)
-    changes: dict[str, list[Any]] = {key: [before[key], after[key]] for key in before if before[key] != after[key]}
     action = _record_action(
         session,
         access,
         ticket,
         ActionKind.CLOSURE,
         body=note,
-        changes=changes | changed_fields,
+        changes=changes(before, after) | changed_fields,
         external_author=external_author,
     )
-    await record(
-        session,
-        access,
-        "ticket.close",
-        object_type="ticket",
-        object_id=ticket.id,
-        object_label=_label(ticket),
-        client_id=ticket.client_id,
-        before=before,
-        after=after,
-    )
+    await _audit_ticket(session, access, "ticket.close", ticket, before, after)
     await session.flush()
     return action
 
@@ -605,20 +611,15 @@ async def reopen(
     ticket.classification = None
     ticket.classification_reason = None
     after = _closure_state(ticket)
-    changes: dict[str, list[Any]] = {key: [before[key], after[key]] for key in before if before[key] != after[key]}
     action = _record_action(
-        session, access, ticket, ActionKind.REOPEN, body=note, changes=changes, external_author=external_author
-    )
-    await record(
         session,
         access,
-        "ticket.reopen",
-        object_type="ticket",
-        object_id=ticket.id,
-        object_label=_label(ticket),
-        client_id=ticket.client_id,
-        before=before,
-        after=after,
+        ticket,
+        ActionKind.REOPEN,
+        body=note,
+        changes=changes(before, after),
+        external_author=external_author,
     )
+    await _audit_ticket(session, access, "ticket.reopen", ticket, before, after)
     await session.flush()
     return action

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, replace
-from typing import Annotated, Any
+from typing import Annotated, Any, TypedDict
 from urllib.parse import urlencode
 
 from litestar import Controller, Request, get, post
@@ -33,6 +33,7 @@ from portal.domain.assets.service import (
 from portal.domain.clients.models import Client
 from portal.domain.clients.service import client_choices, list_sites
 from portal.domain.errors import ValidationError
+from portal.web.forms import text, texts
 from portal.web.pages import page
 
 # Matches no row: a malformed id in a form is reported beside its field instead of being ignored.
@@ -142,9 +143,8 @@ async def asset_list_context(
     }
 
 
-@dataclass(frozen=True)
-class AssetForm:
-    """The asset form's fields, parsed; ``raw`` keeps what was typed, to show again beside errors."""
+class AssetFields(TypedDict):
+    """What staff edit on an asset, as ``create_asset`` and ``update_asset`` take it."""
 
     site_id: uuid.UUID | None
     asset_type_id: uuid.UUID | None
@@ -152,23 +152,27 @@ class AssetForm:
     hostname: str
     serial: str
     device_uuid: str
+
+
+@dataclass(frozen=True)
+class AssetForm:
+    """The asset form's fields, parsed; ``raw`` keeps what was typed, to show again beside errors."""
+
+    fields: AssetFields
     raw: dict[str, str]
 
     @classmethod
     def read(cls, form: FormMultiDict) -> AssetForm:
-        raw = {
-            key: str(form.get(key, ""))
-            for key in ("site_id", "asset_type_id", "name", "hostname", "serial", "device_uuid", "status")
-        }
-        return cls(
+        raw = texts(form, "site_id", "asset_type_id", "name", "hostname", "serial", "device_uuid", "status")
+        fields = AssetFields(
             site_id=_form_uuid(raw["site_id"]),
             asset_type_id=_form_uuid(raw["asset_type_id"]),
             name=raw["name"],
             hostname=raw["hostname"],
             serial=raw["serial"],
             device_uuid=raw["device_uuid"],
-            raw=raw,
         )
+        return cls(fields, raw)
 
 
 def type_groups(asset_types: list[AssetType]) -> list[tuple[str, list[tuple[str, str]]]]:
@@ -255,17 +259,7 @@ class AssetController(Controller):
     ) -> Template | Redirect:
         form = AssetForm.read(await request.form())
         try:
-            asset = await update_asset(
-                db_session,
-                access,
-                asset_id,
-                site_id=form.site_id,
-                asset_type_id=form.asset_type_id,
-                name=form.name,
-                hostname=form.hostname,
-                serial=form.serial,
-                device_uuid=form.device_uuid,
-            )
+            asset = await update_asset(db_session, access, asset_id, **form.fields)
         except ValidationError as exc:
             return await self._show(
                 request, db_session, access, asset_id, values=form.raw, errors=exc.fields, status_code=422
@@ -282,6 +276,6 @@ class AssetController(Controller):
         asset_id: FromPath[uuid.UUID],
     ) -> Redirect:
         form = await request.form()
-        asset = await set_asset_status(db_session, access, asset_id, str(form.get("status", "")))
+        asset = await set_asset_status(db_session, access, asset_id, text(form, "status"))
         flash(request, f"Asset “{asset.name}” is now {asset.status}.", category="success")
         return Redirect(path=f"/assets/{asset.id}", status_code=303)

@@ -30,16 +30,17 @@ from portal.domain.clients.service import (
 )
 from portal.domain.errors import ValidationError
 from portal.web.controllers.assets import AssetFilters, AssetForm, asset_list_context
+from portal.web.forms import texts
 from portal.web.guards import requires_admin
 from portal.web.pages import is_htmx, page
 
 
 def _client_form(form: FormMultiDict) -> dict[str, str]:
-    return {key: str(form.get(key, "")) for key in ("name", "reference", "notes")}
+    return texts(form, "name", "reference", "notes")
 
 
 def _site_form(form: FormMultiDict) -> dict[str, str]:
-    return {key: str(form.get(key, "")) for key in ("name", "address")}
+    return texts(form, "name", "address")
 
 
 class ClientController(Controller):
@@ -219,7 +220,17 @@ class ClientController(Controller):
             notice=notice,
         )
 
-    def _after_site_change(self, request: Request[Any, Any, Any], client_id: uuid.UUID, message: str) -> Redirect:
+    async def _site_changed(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: AsyncSession,
+        access: Scope,
+        client_id: uuid.UUID,
+        message: str,
+    ) -> Template | Redirect:
+        """The refreshed sites with ``message`` for an HTMX swap; else a redirect to them, the message flashed."""
+        if is_htmx(request):
+            return await self._sites(request, db_session, access, client_id, notice=message)
         flash(request, message, category="success")
         return Redirect(path=f"/clients/{client_id}/sites", status_code=303)
 
@@ -248,10 +259,7 @@ class ClientController(Controller):
             return await self._sites(
                 request, db_session, access, client_id, values=values, errors=exc.fields, status_code=422
             )
-        message = f"Site “{site.name}” added."
-        if is_htmx(request):
-            return await self._sites(request, db_session, access, client_id, notice=message)
-        return self._after_site_change(request, client_id, message)
+        return await self._site_changed(request, db_session, access, client_id, f"Site “{site.name}” added.")
 
     @post("/{client_id:uuid}/sites/{site_id:uuid}", name="client_site_update")
     async def update_site(
@@ -278,10 +286,7 @@ class ClientController(Controller):
                 edit_site=site_id,
                 status_code=422,
             )
-        message = f"Site “{site.name}” saved."
-        if is_htmx(request):
-            return await self._sites(request, db_session, access, client_id, notice=message)
-        return self._after_site_change(request, client_id, message)
+        return await self._site_changed(request, db_session, access, client_id, f"Site “{site.name}” saved.")
 
     @post("/{client_id:uuid}/sites/{site_id:uuid}/main", name="client_site_main")
     async def make_main(
@@ -293,10 +298,7 @@ class ClientController(Controller):
         site_id: FromPath[uuid.UUID],
     ) -> Template | Redirect:
         site = await set_main_site(db_session, access, client_id, site_id)
-        message = f"“{site.name}” is now the main site."
-        if is_htmx(request):
-            return await self._sites(request, db_session, access, client_id, notice=message)
-        return self._after_site_change(request, client_id, message)
+        return await self._site_changed(request, db_session, access, client_id, f"“{site.name}” is now the main site.")
 
     # ------------------------------------------------------------ assets, tickets, integrations
 
@@ -354,16 +356,7 @@ class ClientController(Controller):
         form = AssetForm.read(await request.form())
         try:
             asset = await create_asset(
-                db_session,
-                access,
-                client_id,
-                site_id=form.site_id,
-                asset_type_id=form.asset_type_id,
-                name=form.name,
-                hostname=form.hostname,
-                serial=form.serial,
-                device_uuid=form.device_uuid,
-                status=form.raw["status"] or "active",
+                db_session, access, client_id, **form.fields, status=form.raw["status"] or "active"
             )
         except ValidationError as exc:
             return await self._assets(

@@ -11,7 +11,7 @@ from urllib.parse import urlencode, urlsplit
 
 from litestar import Controller, Request, get, post
 from litestar.datastructures import FormMultiDict
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +30,7 @@ from portal.domain.tickets.queue import (
     StatusFilter,
     list_queue,
 )
+from portal.web.forms import text, texts
 from portal.web.guards import requires_ticket_work
 from portal.web.pages import is_htmx, page
 
@@ -207,17 +208,52 @@ def _embedded(request: Request[Any, Any, Any]) -> bool:
     return current != "/tickets"
 
 
-def _text(form: FormMultiDict, name: str) -> str:
-    return str(form.get(name) or "")
+# -- reading the ticket forms ------------------------------------------------------------------
 
 
 def _checked(form: FormMultiDict, name: str) -> bool:
-    return _text(form, name).lower() in ("1", "on", "true", "yes")
+    return text(form, name).lower() in ("1", "on", "true", "yes")
 
 
 def _custom_values(form: FormMultiDict) -> dict[str, str]:
     prefix = input_name("")
-    return {name[len(prefix) :]: _text(form, name) for name in form if name.startswith(prefix)}
+    return {name[len(prefix) :]: text(form, name) for name in form if name.startswith(prefix)}
+
+
+def _form_uuid(form: FormMultiDict, name: str) -> uuid.UUID | None:
+    """The id in field ``name``, None when it is empty; a malformed one is the form's error."""
+    errors: dict[str, str] = {}
+    value = _uuid(text(form, name), name, errors)
+    if errors:
+        raise ValidationError(errors)
+    return value
+
+
+def _required_uuid(form: FormMultiDict, name: str, missing: str) -> uuid.UUID:
+    value = _form_uuid(form, name)
+    if value is None:
+        raise ValidationError({name: missing})
+    return value
+
+
+@dataclass(frozen=True)
+class TicketPost:
+    """A form posted to one ticket, with what every ticket form's handler needs to answer it."""
+
+    request: Request[Any, Any, Any]
+    session: AsyncSession
+    access: Scope
+    ticket_id: uuid.UUID
+    form: FormMultiDict
+
+
+async def _ticket_post(
+    request: Request[Any, Any, Any],
+    db_session: NamedDependency[AsyncSession],
+    access: NamedDependency[Scope],
+    ticket_id: FromPath[uuid.UUID],
+) -> TicketPost:
+    return TicketPost(request, db_session, access, ticket_id, await request.form())
 
 
 # -- the controller ----------------------------------------------------------------------------
@@ -225,6 +261,7 @@ def _custom_values(form: FormMultiDict) -> dict[str, str]:
 
 class TicketController(Controller):
     path = "/tickets"
+    dependencies = {"posted": Provide(_ticket_post)}
 
     @get("/", name="tickets")
     async def queue(
@@ -332,19 +369,17 @@ class TicketController(Controller):
         access: NamedDependency[Scope],
     ) -> Template | Redirect:
         form = await request.form()
-        values = {
-            name: _text(form, name)
-            for name in (
-                "client_id",
-                "site_id",
-                "asset_id",
-                "ticket_type_id",
-                "summary",
-                "details",
-                "priority_id",
-                "agent_id",
-            )
-        }
+        values = texts(
+            form,
+            "client_id",
+            "site_id",
+            "asset_id",
+            "ticket_type_id",
+            "summary",
+            "details",
+            "priority_id",
+            "agent_id",
+        )
         errors: dict[str, str] = {}
         client_id = _uuid(values["client_id"], "client_id", errors)
         ticket_type_id = _uuid(values["ticket_type_id"], "ticket_type_id", errors)
@@ -425,139 +460,87 @@ class TicketController(Controller):
     ) -> Template:
         return await self._detail(request, db_session, access, ticket_id)
 
-    async def _change(
-        self,
-        request: Request[Any, Any, Any],
-        db_session: AsyncSession,
-        access: Scope,
-        ticket_id: uuid.UUID,
-        form_name: str,
-        apply: Callable[[FormMultiDict, dict[str, str]], Awaitable[object]],
+    async def _submit(
+        self, posted: TicketPost, form_name: str, apply: Callable[[], Awaitable[object]]
     ) -> Template | Redirect:
         """Run one ticket form: the refreshed ticket (or a redirect to it), or the form's errors."""
-        form = await request.form()
-        parse_errors: dict[str, str] = {}
         try:
-            await apply(form, parse_errors)
+            await apply()
         except ValidationError as exc:
-            values = {name: _text(form, name) for name in form if name != "_csrf_token"}
+            values = {name: text(posted.form, name) for name in posted.form if name != "_csrf_token"}
             return await self._detail(
-                request,
-                db_session,
-                access,
-                ticket_id,
+                posted.request,
+                posted.session,
+                posted.access,
+                posted.ticket_id,
                 failed_form=form_name,
                 errors=exc.fields,
                 values=values,
                 status_code=422,
             )
-        if is_htmx(request):
-            return await self._detail(request, db_session, access, ticket_id)
-        return Redirect(path=f"/tickets/{ticket_id}", status_code=303)
+        if is_htmx(posted.request):
+            return await self._detail(posted.request, posted.session, posted.access, posted.ticket_id)
+        return Redirect(path=f"/tickets/{posted.ticket_id}", status_code=303)
 
     @post("/{ticket_id:uuid}/notes", name="ticket_note", guards=[requires_ticket_work])
-    async def add_note(
-        self,
-        request: Request[Any, Any, Any],
-        db_session: NamedDependency[AsyncSession],
-        access: NamedDependency[Scope],
-        ticket_id: FromPath[uuid.UUID],
-    ) -> Template | Redirect:
-        async def apply(form: FormMultiDict, errors: dict[str, str]) -> object:
+    async def add_note(self, posted: NamedDependency[TicketPost]) -> Template | Redirect:
+        async def apply() -> object:
             return await service.add_note(
-                db_session,
-                access,
-                ticket_id,
-                _text(form, "body"),
-                visibility=_text(form, "visibility") or Visibility.INTERNAL,
-                sync_to_source=_checked(form, "sync_to_source"),
+                posted.session,
+                posted.access,
+                posted.ticket_id,
+                text(posted.form, "body"),
+                visibility=text(posted.form, "visibility") or Visibility.INTERNAL,
+                sync_to_source=_checked(posted.form, "sync_to_source"),
             )
 
-        return await self._change(request, db_session, access, ticket_id, "note", apply)
+        return await self._submit(posted, "note", apply)
 
     @post("/{ticket_id:uuid}/assign", name="ticket_assign", guards=[requires_ticket_work])
-    async def assign(
-        self,
-        request: Request[Any, Any, Any],
-        db_session: NamedDependency[AsyncSession],
-        access: NamedDependency[Scope],
-        ticket_id: FromPath[uuid.UUID],
-    ) -> Template | Redirect:
-        async def apply(form: FormMultiDict, errors: dict[str, str]) -> object:
-            raw = _text(form, "agent_id")
-            agent_id = access.user_id if raw == "me" else _uuid(raw, "agent_id", errors)
-            if errors:
-                raise ValidationError(errors)
-            return await service.assign(db_session, access, ticket_id, agent_id)
+    async def assign(self, posted: NamedDependency[TicketPost]) -> Template | Redirect:
+        async def apply() -> object:
+            me = text(posted.form, "agent_id") == "me"
+            agent_id = posted.access.user_id if me else _form_uuid(posted.form, "agent_id")
+            return await service.assign(posted.session, posted.access, posted.ticket_id, agent_id)
 
-        return await self._change(request, db_session, access, ticket_id, "assign", apply)
+        return await self._submit(posted, "assign", apply)
 
     @post("/{ticket_id:uuid}/status", name="ticket_status", guards=[requires_ticket_work])
-    async def change_status(
-        self,
-        request: Request[Any, Any, Any],
-        db_session: NamedDependency[AsyncSession],
-        access: NamedDependency[Scope],
-        ticket_id: FromPath[uuid.UUID],
-    ) -> Template | Redirect:
-        async def apply(form: FormMultiDict, errors: dict[str, str]) -> object:
-            status_id = _uuid(_text(form, "status_id"), "status_id", errors)
-            if status_id is None:
-                raise ValidationError(errors or {"status_id": "Choose a status."})
-            return await service.change_status(db_session, access, ticket_id, status_id)
+    async def change_status(self, posted: NamedDependency[TicketPost]) -> Template | Redirect:
+        async def apply() -> object:
+            status_id = _required_uuid(posted.form, "status_id", "Choose a status.")
+            return await service.change_status(posted.session, posted.access, posted.ticket_id, status_id)
 
-        return await self._change(request, db_session, access, ticket_id, "status", apply)
+        return await self._submit(posted, "status", apply)
 
     @post("/{ticket_id:uuid}/priority", name="ticket_priority", guards=[requires_ticket_work])
-    async def change_priority(
-        self,
-        request: Request[Any, Any, Any],
-        db_session: NamedDependency[AsyncSession],
-        access: NamedDependency[Scope],
-        ticket_id: FromPath[uuid.UUID],
-    ) -> Template | Redirect:
-        async def apply(form: FormMultiDict, errors: dict[str, str]) -> object:
-            priority_id = _uuid(_text(form, "priority_id"), "priority_id", errors)
-            if priority_id is None:
-                raise ValidationError(errors or {"priority_id": "Choose a priority."})
-            return await service.change_priority(db_session, access, ticket_id, priority_id)
+    async def change_priority(self, posted: NamedDependency[TicketPost]) -> Template | Redirect:
+        async def apply() -> object:
+            priority_id = _required_uuid(posted.form, "priority_id", "Choose a priority.")
+            return await service.change_priority(posted.session, posted.access, posted.ticket_id, priority_id)
 
-        return await self._change(request, db_session, access, ticket_id, "priority", apply)
+        return await self._submit(posted, "priority", apply)
 
     @post("/{ticket_id:uuid}/close", name="ticket_close", guards=[requires_ticket_work])
-    async def close(
-        self,
-        request: Request[Any, Any, Any],
-        db_session: NamedDependency[AsyncSession],
-        access: NamedDependency[Scope],
-        ticket_id: FromPath[uuid.UUID],
-    ) -> Template | Redirect:
-        async def apply(form: FormMultiDict, errors: dict[str, str]) -> object:
-            status_id = _uuid(_text(form, "status_id"), "status_id", errors)
-            if errors:
-                raise ValidationError(errors)
+    async def close(self, posted: NamedDependency[TicketPost]) -> Template | Redirect:
+        async def apply() -> object:
             return await service.close(
-                db_session,
-                access,
-                ticket_id,
-                status_id=status_id,
-                classification=_text(form, "classification") or None,
-                classification_reason=_text(form, "classification_reason") or None,
-                note=_text(form, "note"),
-                custom_field_values=_custom_values(form),
+                posted.session,
+                posted.access,
+                posted.ticket_id,
+                status_id=_form_uuid(posted.form, "status_id"),
+                classification=text(posted.form, "classification") or None,
+                classification_reason=text(posted.form, "classification_reason") or None,
+                note=text(posted.form, "note"),
+                custom_field_values=_custom_values(posted.form),
             )
 
-        return await self._change(request, db_session, access, ticket_id, "close", apply)
+        return await self._submit(posted, "close", apply)
 
     @post("/{ticket_id:uuid}/reopen", name="ticket_reopen", guards=[requires_ticket_work])
-    async def reopen(
-        self,
-        request: Request[Any, Any, Any],
-        db_session: NamedDependency[AsyncSession],
-        access: NamedDependency[Scope],
-        ticket_id: FromPath[uuid.UUID],
-    ) -> Template | Redirect:
-        async def apply(form: FormMultiDict, errors: dict[str, str]) -> object:
-            return await service.reopen(db_session, access, ticket_id, note=_text(form, "note"))
+    async def reopen(self, posted: NamedDependency[TicketPost]) -> Template | Redirect:
+        async def apply() -> object:
+            note = text(posted.form, "note")
+            return await service.reopen(posted.session, posted.access, posted.ticket_id, note=note)
 
-        return await self._change(request, db_session, access, ticket_id, "reopen", apply)
+        return await self._submit(posted, "reopen", apply)
