@@ -6,8 +6,9 @@ from litestar.datastructures import FormMultiDict
 
 
 def text(form: FormMultiDict, name: str) -> str:
-    """The field's value; a field the browser did not send is empty."""
-    return str(form.get(name) or "")
+    """The field's value; a field the browser did not send (or an upload where text belongs) is empty."""
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
 
 
 def texts(form: FormMultiDict, *names: str) -> dict[str, str]:

@@ -13,16 +13,9 @@ from sqlalchemy.orm import selectinload
 from portal.domain.access import Scope
 from portal.domain.assets.models import Asset, AssetGroup, AssetType
 from portal.domain.errors import NotFoundError, ValidationError
-from portal.domain.settings.common import (
-    audit_change,
-    clean_name,
-    count,
-    counts_by,
-    delete_unreferenced,
-    get_or_404,
-    in_use_message,
-    name_taken,
-)
+from portal.domain.settings import reference_list
+from portal.domain.settings.common import get_or_404
+from portal.domain.settings.reference_list import ReferenceKind
 
 MAX_NAME = 120
 
@@ -49,8 +42,28 @@ def group_snapshot(group: AssetGroup) -> dict[str, Any]:
     return {"name": group.name}
 
 
-def type_snapshot(asset_type: AssetType, group: AssetGroup) -> dict[str, Any]:
-    return {"name": asset_type.name, "group": group.name}
+def type_snapshot(asset_type: AssetType) -> dict[str, Any]:
+    return {"name": asset_type.name, "group": asset_type.group.name}
+
+
+ASSET_GROUP = ReferenceKind(
+    model=AssetGroup,
+    name_column=AssetGroup.name,
+    max_name=MAX_NAME,
+    object_type="asset_group",
+    noun="asset group",
+    snapshot=group_snapshot,
+    used_by=((AssetType.group_id, "asset type"),),
+)
+ASSET_TYPE = ReferenceKind(
+    model=AssetType,
+    name_column=AssetType.name,
+    max_name=MAX_NAME,
+    object_type="asset_type",
+    noun="asset type",
+    snapshot=type_snapshot,
+    used_by=((Asset.asset_type_id, "asset"),),
+)
 
 
 # ---- groups ----
@@ -58,16 +71,14 @@ def type_snapshot(asset_type: AssetType, group: AssetGroup) -> dict[str, Any]:
 
 async def list_asset_groups(session: AsyncSession, access: Scope) -> list[AssetGroupRow]:
     access.require_admin()
-    types = await counts_by(session, AssetType.group_id)
+    [types] = await reference_list.usage(session, ASSET_GROUP)
     groups = (await session.scalars(select(AssetGroup).order_by(AssetGroup.name))).all()
     return [AssetGroupRow(g, types.get(g.id, 0)) for g in groups]
 
 
 async def _group_name(session: AsyncSession, raw: str, exclude: uuid.UUID | None) -> str:
     errors: dict[str, str] = {}
-    name = clean_name(errors, raw, limit=MAX_NAME)
-    if not errors and await name_taken(session, AssetGroup.name, AssetGroup.id, name, exclude):
-        errors["name"] = "Another asset group already has this name."
+    name = await reference_list.unique_name(session, ASSET_GROUP, errors, raw, exclude)
     if errors:
         raise ValidationError(errors)
     return name
@@ -76,59 +87,22 @@ async def _group_name(session: AsyncSession, raw: str, exclude: uuid.UUID | None
 async def create_asset_group(session: AsyncSession, access: Scope, name: str) -> AssetGroup:
     access.require_admin()
     group = AssetGroup(name=await _group_name(session, name, None))
-    session.add(group)
-    await session.flush()
-    await audit_change(
-        session,
-        access,
-        "asset_group.create",
-        object_type="asset_group",
-        object_id=group.id,
-        label=group.name,
-        before=None,
-        after=group_snapshot(group),
-    )
-    return group
+    return await reference_list.create(session, access, ASSET_GROUP, group)
 
 
 async def update_asset_group(session: AsyncSession, access: Scope, group_id: uuid.UUID, name: str) -> AssetGroup:
     access.require_admin()
     group = await get_or_404(session, AssetGroup, group_id, "asset group")
     cleaned = await _group_name(session, name, group.id)
-    before = group_snapshot(group)
-    group.name = cleaned
-    await session.flush()
-    await audit_change(
-        session,
-        access,
-        "asset_group.update",
-        object_type="asset_group",
-        object_id=group.id,
-        label=group.name,
-        before=before,
-        after=group_snapshot(group),
-    )
+    async with reference_list.changing(session, access, ASSET_GROUP, group):
+        group.name = cleaned
     return group
 
 
 async def delete_asset_group(session: AsyncSession, access: Scope, group_id: uuid.UUID) -> None:
     access.require_admin()
     group = await get_or_404(session, AssetGroup, group_id, "asset group")
-    refused = in_use_message("asset group", [(await count(session, AssetType.group_id, group.id), "asset type")])
-    if refused:
-        raise ValidationError({"delete": refused}, message=refused)
-    before = group_snapshot(group)
-    await delete_unreferenced(session, group, "This asset group is still in use, so it cannot be deleted.")
-    await audit_change(
-        session,
-        access,
-        "asset_group.delete",
-        object_type="asset_group",
-        object_id=group_id,
-        label=before["name"],
-        before=before,
-        after=None,
-    )
+    await reference_list.delete(session, access, ASSET_GROUP, group)
 
 
 # ---- types ----
@@ -136,7 +110,7 @@ async def delete_asset_group(session: AsyncSession, access: Scope, group_id: uui
 
 async def list_asset_types(session: AsyncSession, access: Scope) -> list[AssetTypeRow]:
     access.require_admin()
-    assets = await counts_by(session, Asset.asset_type_id)
+    [assets] = await reference_list.usage(session, ASSET_TYPE)
     types = (
         await session.scalars(
             select(AssetType)
@@ -152,9 +126,7 @@ async def _validate_type(
     session: AsyncSession, data: AssetTypeInput, exclude: uuid.UUID | None
 ) -> tuple[str, AssetGroup]:
     errors: dict[str, str] = {}
-    name = clean_name(errors, data.name, limit=MAX_NAME)
-    if "name" not in errors and await name_taken(session, AssetType.name, AssetType.id, name, exclude):
-        errors["name"] = "Another asset type already has this name."
+    name = await reference_list.unique_name(session, ASSET_TYPE, errors, data.name, exclude)
     group = await session.get(AssetGroup, data.group_id) if data.group_id else None
     if group is None:
         errors["group_id"] = "Choose the group this type belongs to."
@@ -167,23 +139,11 @@ async def _validate_type(
 async def create_asset_type(session: AsyncSession, access: Scope, data: AssetTypeInput) -> AssetType:
     access.require_admin()
     name, group = await _validate_type(session, data, None)
-    asset_type = AssetType(name=name, group=group)
-    session.add(asset_type)
-    await session.flush()
-    await audit_change(
-        session,
-        access,
-        "asset_type.create",
-        object_type="asset_type",
-        object_id=asset_type.id,
-        label=name,
-        before=None,
-        after=type_snapshot(asset_type, group),
-    )
-    return asset_type
+    return await reference_list.create(session, access, ASSET_TYPE, AssetType(name=name, group=group))
 
 
 async def _get_type(session: AsyncSession, asset_type_id: uuid.UUID) -> AssetType:
+    # With its group: the audit snapshot names it, and an async session cannot load it lazily.
     found = await session.scalar(
         select(AssetType).options(selectinload(AssetType.group)).where(AssetType.id == asset_type_id)
     )
@@ -198,38 +158,13 @@ async def update_asset_type(
     access.require_admin()
     asset_type = await _get_type(session, asset_type_id)
     name, group = await _validate_type(session, data, asset_type.id)
-    before = type_snapshot(asset_type, asset_type.group)
-    asset_type.name = name
-    asset_type.group = group
-    await session.flush()
-    await audit_change(
-        session,
-        access,
-        "asset_type.update",
-        object_type="asset_type",
-        object_id=asset_type.id,
-        label=name,
-        before=before,
-        after=type_snapshot(asset_type, group),
-    )
+    async with reference_list.changing(session, access, ASSET_TYPE, asset_type):
+        asset_type.name = name
+        asset_type.group = group
     return asset_type
 
 
 async def delete_asset_type(session: AsyncSession, access: Scope, asset_type_id: uuid.UUID) -> None:
     access.require_admin()
     asset_type = await _get_type(session, asset_type_id)
-    refused = in_use_message("asset type", [(await count(session, Asset.asset_type_id, asset_type.id), "asset")])
-    if refused:
-        raise ValidationError({"delete": refused}, message=refused)
-    before = type_snapshot(asset_type, asset_type.group)
-    await delete_unreferenced(session, asset_type, "This asset type is still in use, so it cannot be deleted.")
-    await audit_change(
-        session,
-        access,
-        "asset_type.delete",
-        object_type="asset_type",
-        object_id=asset_type_id,
-        label=before["name"],
-        before=before,
-        after=None,
-    )
+    await reference_list.delete(session, access, ASSET_TYPE, asset_type)

@@ -1,4 +1,4 @@
-"""Rules every reference-data service shares: names, lookups, audit entries and safe deletes."""
+"""The pieces of the reference-data rules (put together in ``reference_list``): names, lookups, audit, deletes."""
 
 from __future__ import annotations
 

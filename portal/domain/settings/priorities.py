@@ -11,16 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.domain.access import Scope
 from portal.domain.errors import ValidationError
-from portal.domain.settings.common import (
-    audit_change,
-    clean_name,
-    count,
-    counts_by,
-    delete_unreferenced,
-    get_or_404,
-    in_use_message,
-    name_taken,
-)
+from portal.domain.settings import reference_list
+from portal.domain.settings.common import get_or_404
+from portal.domain.settings.reference_list import ReferenceKind
 from portal.domain.tickets.models import Priority, Ticket, TicketType
 
 MAX_NAME = 60
@@ -56,19 +49,27 @@ def snapshot(priority: Priority) -> dict[str, Any]:
     }
 
 
+PRIORITY = ReferenceKind(
+    model=Priority,
+    name_column=Priority.name,
+    max_name=MAX_NAME,
+    object_type="priority",
+    noun="priority",
+    snapshot=snapshot,
+    used_by=((Ticket.priority_id, "ticket"), (TicketType.default_priority_id, "ticket type")),
+)
+
+
 async def list_priorities(session: AsyncSession, access: Scope) -> list[PriorityRow]:
     access.require_admin()
-    tickets = await counts_by(session, Ticket.priority_id)
-    types = await counts_by(session, TicketType.default_priority_id)
+    tickets, types = await reference_list.usage(session, PRIORITY)
     priorities = (await session.scalars(select(Priority).order_by(Priority.rank))).all()
     return [PriorityRow(p, tickets.get(p.id, 0), types.get(p.id, 0)) for p in priorities]
 
 
 async def _validate(session: AsyncSession, data: PriorityInput, exclude: uuid.UUID | None) -> str:
     errors: dict[str, str] = {}
-    name = clean_name(errors, data.name, limit=MAX_NAME)
-    if "name" not in errors and await name_taken(session, Priority.name, Priority.id, name, exclude):
-        errors["name"] = "Another priority already has this name."
+    name = await reference_list.unique_name(session, PRIORITY, errors, data.name, exclude)
     if not 1 <= data.rank <= MAX_RANK:
         errors["rank"] = f"Use a rank from 1 (most urgent) to {MAX_RANK}."
     else:
@@ -95,19 +96,7 @@ async def create_priority(session: AsyncSession, access: Scope, data: PriorityIn
         sla_response_minutes=data.sla_response_minutes,
         sla_resolve_minutes=data.sla_resolve_minutes,
     )
-    session.add(priority)
-    await session.flush()
-    await audit_change(
-        session,
-        access,
-        "priority.create",
-        object_type="priority",
-        object_id=priority.id,
-        label=name,
-        before=None,
-        after=snapshot(priority),
-    )
-    return priority
+    return await reference_list.create(session, access, PRIORITY, priority)
 
 
 async def update_priority(
@@ -116,46 +105,15 @@ async def update_priority(
     access.require_admin()
     priority = await get_or_404(session, Priority, priority_id, "priority")
     name = await _validate(session, data, priority.id)
-    before = snapshot(priority)
-    priority.name = name
-    priority.rank = data.rank
-    priority.sla_response_minutes = data.sla_response_minutes
-    priority.sla_resolve_minutes = data.sla_resolve_minutes
-    await session.flush()
-    await audit_change(
-        session,
-        access,
-        "priority.update",
-        object_type="priority",
-        object_id=priority.id,
-        label=name,
-        before=before,
-        after=snapshot(priority),
-    )
+    async with reference_list.changing(session, access, PRIORITY, priority):
+        priority.name = name
+        priority.rank = data.rank
+        priority.sla_response_minutes = data.sla_response_minutes
+        priority.sla_resolve_minutes = data.sla_resolve_minutes
     return priority
 
 
 async def delete_priority(session: AsyncSession, access: Scope, priority_id: uuid.UUID) -> None:
     access.require_admin()
     priority = await get_or_404(session, Priority, priority_id, "priority")
-    refused = in_use_message(
-        "priority",
-        [
-            (await count(session, Ticket.priority_id, priority.id), "ticket"),
-            (await count(session, TicketType.default_priority_id, priority.id), "ticket type"),
-        ],
-    )
-    if refused:
-        raise ValidationError({"delete": refused}, message=refused)
-    before = snapshot(priority)
-    await delete_unreferenced(session, priority, "This priority is still in use, so it cannot be deleted.")
-    await audit_change(
-        session,
-        access,
-        "priority.delete",
-        object_type="priority",
-        object_id=priority_id,
-        label=before["name"],
-        before=before,
-        after=None,
-    )
+    await reference_list.delete(session, access, PRIORITY, priority)

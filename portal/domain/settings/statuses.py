@@ -11,16 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.domain.access import Scope
 from portal.domain.errors import ValidationError
-from portal.domain.settings.common import (
-    audit_change,
-    clean_name,
-    count,
-    counts_by,
-    delete_unreferenced,
-    get_or_404,
-    in_use_message,
-    name_taken,
-)
+from portal.domain.settings import reference_list
+from portal.domain.settings.common import count, get_or_404
+from portal.domain.settings.reference_list import ReferenceKind
 from portal.domain.tickets.models import Status, Ticket, TicketType
 
 MAX_NAME = 60
@@ -55,20 +48,27 @@ def snapshot(status: Status) -> dict[str, Any]:
     }
 
 
+STATUS = ReferenceKind(
+    model=Status,
+    name_column=Status.name,
+    max_name=MAX_NAME,
+    object_type="status",
+    noun="status",
+    snapshot=snapshot,
+    used_by=((Ticket.status_id, "ticket"), (TicketType.default_status_id, "ticket type")),
+)
+
+
 async def list_statuses(session: AsyncSession, access: Scope) -> list[StatusRow]:
     access.require_admin()
-    tickets = await counts_by(session, Ticket.status_id)
-    types = await counts_by(session, TicketType.default_status_id)
+    tickets, types = await reference_list.usage(session, STATUS)
     statuses = (await session.scalars(select(Status).order_by(Status.rank, Status.name))).all()
     return [StatusRow(s, tickets.get(s.id, 0), types.get(s.id, 0)) for s in statuses]
 
 
 async def _validate(session: AsyncSession, data: StatusInput, existing: Status | None) -> str:
     errors: dict[str, str] = {}
-    name = clean_name(errors, data.name, limit=MAX_NAME)
-    exclude = existing.id if existing else None
-    if "name" not in errors and await name_taken(session, Status.name, Status.id, name, exclude):
-        errors["name"] = "Another status already has this name."
+    name = await reference_list.unique_name(session, STATUS, errors, data.name, existing.id if existing else None)
     # The database refuses this too (ck_statuses_resolved_implies_closed); say why before it does.
     if data.is_resolved and not data.is_closed:
         errors["is_resolved"] = "A resolved status must also be a closed one."
@@ -104,65 +104,22 @@ async def create_status(session: AsyncSession, access: Scope, data: StatusInput)
     access.require_admin()
     name = await _validate(session, data, None)
     status = Status(name=name, is_closed=data.is_closed, is_resolved=data.is_resolved, rank=data.rank)
-    session.add(status)
-    await session.flush()
-    await audit_change(
-        session,
-        access,
-        "status.create",
-        object_type="status",
-        object_id=status.id,
-        label=name,
-        before=None,
-        after=snapshot(status),
-    )
-    return status
+    return await reference_list.create(session, access, STATUS, status)
 
 
 async def update_status(session: AsyncSession, access: Scope, status_id: uuid.UUID, data: StatusInput) -> Status:
     access.require_admin()
     status = await get_or_404(session, Status, status_id, "status")
     name = await _validate(session, data, status)
-    before = snapshot(status)
-    status.name = name
-    status.is_closed = data.is_closed
-    status.is_resolved = data.is_resolved
-    status.rank = data.rank
-    await session.flush()
-    await audit_change(
-        session,
-        access,
-        "status.update",
-        object_type="status",
-        object_id=status.id,
-        label=name,
-        before=before,
-        after=snapshot(status),
-    )
+    async with reference_list.changing(session, access, STATUS, status):
+        status.name = name
+        status.is_closed = data.is_closed
+        status.is_resolved = data.is_resolved
+        status.rank = data.rank
     return status
 
 
 async def delete_status(session: AsyncSession, access: Scope, status_id: uuid.UUID) -> None:
     access.require_admin()
     status = await get_or_404(session, Status, status_id, "status")
-    refused = in_use_message(
-        "status",
-        [
-            (await count(session, Ticket.status_id, status.id), "ticket"),
-            (await count(session, TicketType.default_status_id, status.id), "ticket type"),
-        ],
-    )
-    if refused:
-        raise ValidationError({"delete": refused}, message=refused)
-    before = snapshot(status)
-    await delete_unreferenced(session, status, "This status is still in use, so it cannot be deleted.")
-    await audit_change(
-        session,
-        access,
-        "status.delete",
-        object_type="status",
-        object_id=status_id,
-        label=before["name"],
-        before=before,
-        after=None,
-    )
+    await reference_list.delete(session, access, STATUS, status)

@@ -17,15 +17,9 @@ from sqlalchemy.orm import selectinload
 
 from portal.domain.access import Scope
 from portal.domain.errors import NotFoundError, ValidationError
-from portal.domain.settings.common import (
-    audit_change,
-    clean_name,
-    count,
-    counts_by,
-    delete_unreferenced,
-    in_use_message,
-    name_taken,
-)
+from portal.domain.settings import reference_list
+from portal.domain.settings.common import count
+from portal.domain.settings.reference_list import ReferenceKind
 from portal.domain.tickets.models import Priority, Status, Ticket, TicketType
 
 MAX_NAME = 120
@@ -88,6 +82,17 @@ def snapshot(ticket_type: TicketType) -> dict[str, Any]:
     }
 
 
+TICKET_TYPE = ReferenceKind(
+    model=TicketType,
+    name_column=TicketType.name,
+    max_name=MAX_NAME,
+    object_type="ticket_type",
+    noun="ticket type",
+    snapshot=snapshot,
+    used_by=((Ticket.ticket_type_id, "ticket"),),
+)
+
+
 def _with_defaults() -> Any:
     return select(TicketType).options(
         selectinload(TicketType.default_priority), selectinload(TicketType.default_status)
@@ -96,7 +101,7 @@ def _with_defaults() -> Any:
 
 async def list_ticket_types(session: AsyncSession, access: Scope) -> list[TicketTypeRow]:
     access.require_admin()
-    tickets = await counts_by(session, Ticket.ticket_type_id)
+    [tickets] = await reference_list.usage(session, TICKET_TYPE)
     types = (await session.scalars(_with_defaults().order_by(TicketType.name))).all()
     return [TicketTypeRow(t, tickets.get(t.id, 0)) for t in types]
 
@@ -117,9 +122,7 @@ async def _validate(
     session: AsyncSession, data: TicketTypeInput, exclude: uuid.UUID | None
 ) -> tuple[str, Priority, Status]:
     errors: dict[str, str] = {}
-    name = clean_name(errors, data.name, limit=MAX_NAME)
-    if "name" not in errors and await name_taken(session, TicketType.name, TicketType.id, name, exclude):
-        errors["name"] = "Another ticket type already has this name."
+    name = await reference_list.unique_name(session, TICKET_TYPE, errors, data.name, exclude)
     priority = await session.get(Priority, data.default_priority_id) if data.default_priority_id else None
     if priority is None:
         errors["default_priority_id"] = "Choose a priority."
@@ -145,19 +148,7 @@ async def create_ticket_type(session: AsyncSession, access: Scope, data: TicketT
         classification_required_on_close=data.classification_required_on_close,
         custom_fields=[],
     )
-    session.add(ticket_type)
-    await session.flush()
-    await audit_change(
-        session,
-        access,
-        "ticket_type.create",
-        object_type="ticket_type",
-        object_id=ticket_type.id,
-        label=name,
-        before=None,
-        after=snapshot(ticket_type),
-    )
-    return ticket_type
+    return await reference_list.create(session, access, TICKET_TYPE, ticket_type)
 
 
 async def update_ticket_type(
@@ -165,33 +156,17 @@ async def update_ticket_type(
 ) -> TicketType:
     ticket_type = await get_ticket_type(session, access, ticket_type_id)
     name, priority, status = await _validate(session, data, ticket_type.id)
-    before = snapshot(ticket_type)
-    ticket_type.name = name
-    ticket_type.default_priority = priority
-    ticket_type.default_status = status
-    ticket_type.classification_required_on_close = data.classification_required_on_close
-    await session.flush()
-    await _audit(session, access, "ticket_type.update", ticket_type, before)
+    async with reference_list.changing(session, access, TICKET_TYPE, ticket_type):
+        ticket_type.name = name
+        ticket_type.default_priority = priority
+        ticket_type.default_status = status
+        ticket_type.classification_required_on_close = data.classification_required_on_close
     return ticket_type
 
 
 async def delete_ticket_type(session: AsyncSession, access: Scope, ticket_type_id: uuid.UUID) -> None:
     ticket_type = await get_ticket_type(session, access, ticket_type_id)
-    refused = in_use_message("ticket type", [(await ticket_usage(session, ticket_type.id), "ticket")])
-    if refused:
-        raise ValidationError({"delete": refused}, message=refused)
-    before = snapshot(ticket_type)
-    await delete_unreferenced(session, ticket_type, "This ticket type is still in use, so it cannot be deleted.")
-    await audit_change(
-        session,
-        access,
-        "ticket_type.delete",
-        object_type="ticket_type",
-        object_id=ticket_type_id,
-        label=before["name"],
-        before=before,
-        after=None,
-    )
+    await reference_list.delete(session, access, TICKET_TYPE, ticket_type)
 
 
 def _clean_choices(errors: dict[str, str], choices: tuple[str, ...]) -> list[str]:
@@ -238,11 +213,9 @@ async def add_custom_field(
         "choices": choices,
         "required_on_close": data.required_on_close,
     }
-    before = snapshot(ticket_type)
-    # A new list, not an append: JSONB columns only notice reassignment.
-    ticket_type.custom_fields = [*ticket_type.custom_fields, field]
-    await session.flush()
-    await _audit(session, access, "ticket_type.field_add", ticket_type, before)
+    async with reference_list.changing(session, access, TICKET_TYPE, ticket_type, "field_add"):
+        # A new list, not an append: JSONB columns only notice reassignment.
+        ticket_type.custom_fields = [*ticket_type.custom_fields, field]
     return field
 
 
@@ -252,22 +225,5 @@ async def remove_custom_field(session: AsyncSession, access: Scope, ticket_type_
     remaining = [field for field in ticket_type.custom_fields if field.get("key") != key]
     if len(remaining) == len(ticket_type.custom_fields):
         raise ValidationError({"fields": f"This type has no field with the key “{key}”."})
-    before = snapshot(ticket_type)
-    ticket_type.custom_fields = remaining
-    await session.flush()
-    await _audit(session, access, "ticket_type.field_remove", ticket_type, before)
-
-
-async def _audit(
-    session: AsyncSession, access: Scope, action: str, ticket_type: TicketType, before: dict[str, Any]
-) -> None:
-    await audit_change(
-        session,
-        access,
-        action,
-        object_type="ticket_type",
-        object_id=ticket_type.id,
-        label=ticket_type.name,
-        before=before,
-        after=snapshot(ticket_type),
-    )
+    async with reference_list.changing(session, access, TICKET_TYPE, ticket_type, "field_remove"):
+        ticket_type.custom_fields = remaining

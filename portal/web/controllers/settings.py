@@ -7,7 +7,6 @@ place through HTMX. Validation errors re-render the form with messages beside th
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
@@ -23,10 +22,20 @@ from portal.domain.access import Scope
 from portal.domain.accounts import admin as users
 from portal.domain.accounts.models import Role, User
 from portal.domain.errors import ValidationError
-from portal.domain.settings import asset_types, priorities, statuses, ticket_types
+from portal.domain.settings import ticket_types
 from portal.domain.settings.audit_log import AuditFilter, audit_filter_options, query_audit_log
 from portal.domain.settings.overview import settings_overview
 from portal.domain.tickets.models import Priority, Status
+from portal.web.controllers.settings_forms import (
+    field_input,
+    iso_date,
+    staff_input,
+    ticket_type_input,
+    typed_values,
+    uuid_or_none,
+)
+from portal.web.controllers.settings_tables import ASSET_GROUPS, ASSET_TYPES, PRIORITIES, STATUSES, EditTable
+from portal.web.forms import text
 from portal.web.guards import requires_admin
 from portal.web.pages import page
 
@@ -34,109 +43,6 @@ NAV = "settings"
 NO_STORE = {"Cache-Control": "no-store"}  # pages showing a one-time password must not be kept anywhere
 
 AnyRequest = Request[Any, Any, Any]
-
-
-# ---- form parsing: typed values out, or messages for the fields that would not parse ----
-
-
-def _text(form: FormMultiDict, key: str) -> str:
-    value = form.get(key)
-    return value if isinstance(value, str) else ""
-
-
-def _flag(form: FormMultiDict, key: str) -> bool:
-    return _text(form, key) in ("on", "true", "1", "yes")
-
-
-def _int(form: FormMultiDict, key: str, errors: dict[str, str], *, optional: bool = False) -> int | None:
-    raw = _text(form, key).strip()
-    if not raw:
-        if not optional:
-            errors[key] = "Enter a whole number."
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        errors[key] = "Enter a whole number" + (", or leave it empty." if optional else ".")
-        return None
-
-
-def _uuid(raw: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(raw.strip())
-    except ValueError:
-        return None
-
-
-def _values(form: FormMultiDict) -> dict[str, str]:
-    """What was typed, to put back in the form beside the errors."""
-    return {key: value for key, value in form.items() if isinstance(value, str) and key != "_csrf_token"}
-
-
-def _staff_input(form: FormMultiDict) -> users.StaffUserInput:
-    ids = {_uuid(raw) for raw in form.getall("client_ids", []) if isinstance(raw, str)}
-    return users.StaffUserInput(
-        display_name=_text(form, "display_name"),
-        role=_text(form, "role"),
-        all_clients=_text(form, "scope") != "limited",
-        client_ids=frozenset(client_id for client_id in ids if client_id is not None),
-    )
-
-
-def _priority_input(form: FormMultiDict) -> priorities.PriorityInput:
-    errors: dict[str, str] = {}
-    rank = _int(form, "rank", errors)
-    response = _int(form, "sla_response_minutes", errors, optional=True)
-    resolve = _int(form, "sla_resolve_minutes", errors, optional=True)
-    if errors:
-        raise ValidationError(errors)
-    assert rank is not None
-    return priorities.PriorityInput(_text(form, "name"), rank, response, resolve)
-
-
-def _status_input(form: FormMultiDict) -> statuses.StatusInput:
-    errors: dict[str, str] = {}
-    rank = _int(form, "rank", errors, optional=True)
-    if errors:
-        raise ValidationError(errors)
-    return statuses.StatusInput(
-        name=_text(form, "name"),
-        is_closed=_flag(form, "is_closed"),
-        is_resolved=_flag(form, "is_resolved"),
-        rank=rank or 0,
-    )
-
-
-def _ticket_type_input(form: FormMultiDict) -> ticket_types.TicketTypeInput:
-    return ticket_types.TicketTypeInput(
-        name=_text(form, "name"),
-        default_priority_id=_uuid(_text(form, "default_priority_id")),
-        default_status_id=_uuid(_text(form, "default_status_id")),
-        classification_required_on_close=_flag(form, "classification_required_on_close"),
-    )
-
-
-def _field_input(form: FormMultiDict) -> ticket_types.FieldInput:
-    return ticket_types.FieldInput(
-        label=_text(form, "label"),
-        kind=_text(form, "kind"),
-        choices=tuple(line for line in _text(form, "choices").splitlines() if line.strip()),
-        required_on_close=_flag(form, "required_on_close"),
-    )
-
-
-def _asset_type_input(form: FormMultiDict) -> asset_types.AssetTypeInput:
-    return asset_types.AssetTypeInput(name=_text(form, "name"), group_id=_uuid(_text(form, "group_id")))
-
-
-def _date(raw: str | None, key: str, errors: dict[str, str]) -> date | None:
-    if not raw:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        errors[key] = "Use a date like 2026-01-31."
-        return None
 
 
 class SettingsController(Controller):
@@ -196,13 +102,13 @@ class SettingsController(Controller):
         self, request: AnyRequest, db_session: NamedDependency[AsyncSession], access: NamedDependency[Scope]
     ) -> Template | Redirect:
         form = await request.form()
-        data = _staff_input(form)
+        data = staff_input(form)
         try:
             created = await users.create_staff_user(
-                db_session, access, _text(form, "email"), data, password=_text(form, "password") or None
+                db_session, access, text(form, "email"), data, password=text(form, "password") or None
             )
         except ValidationError as exc:
-            values = _values(form)
+            values = typed_values(form)
             values.pop("password", None)
             return await self._new_user_page(
                 request, db_session, access, values=values, chosen=data.client_ids, errors=exc.fields, status_code=422
@@ -275,7 +181,7 @@ class SettingsController(Controller):
         user_id: FromPath[uuid.UUID],
     ) -> Template | Redirect:
         form = await request.form()
-        data = _staff_input(form)
+        data = staff_input(form)
         try:
             user = await users.update_user(db_session, access, user_id, data)
         except ValidationError as exc:
@@ -285,7 +191,7 @@ class SettingsController(Controller):
                 db_session,
                 access,
                 user,
-                values=_values(form),
+                values=typed_values(form),
                 chosen=data.client_ids,
                 errors=exc.fields,
                 status_code=422,
@@ -332,7 +238,7 @@ class SettingsController(Controller):
         user_id: FromPath[uuid.UUID],
     ) -> Template | Redirect:
         form = await request.form()
-        chosen = _text(form, "password") if _text(form, "method") == "set" else None
+        chosen = text(form, "password") if text(form, "method") == "set" else None
         try:
             generated = await users.reset_password(db_session, access, user_id, chosen or None)
         except ValidationError as exc:
@@ -388,10 +294,10 @@ class SettingsController(Controller):
     ) -> Template | Redirect:
         form = await request.form()
         try:
-            created = await ticket_types.create_ticket_type(db_session, access, _ticket_type_input(form))
+            created = await ticket_types.create_ticket_type(db_session, access, ticket_type_input(form))
         except ValidationError as exc:
             return await self._ticket_types_page(
-                request, db_session, access, values=_values(form), errors=exc.fields, status_code=422
+                request, db_session, access, values=typed_values(form), errors=exc.fields, status_code=422
             )
         flash(request, f"Ticket type “{created.name}” created. Add its custom fields here.", category="success")
         return Redirect(path=f"/settings/ticket-types/{created.id}", status_code=303)
@@ -452,12 +358,16 @@ class SettingsController(Controller):
     ) -> Template | Redirect:
         form = await request.form()
         try:
-            updated = await ticket_types.update_ticket_type(
-                db_session, access, ticket_type_id, _ticket_type_input(form)
-            )
+            updated = await ticket_types.update_ticket_type(db_session, access, ticket_type_id, ticket_type_input(form))
         except ValidationError as exc:
             return await self._ticket_type_page(
-                request, db_session, access, ticket_type_id, values=_values(form), errors=exc.fields, status_code=422
+                request,
+                db_session,
+                access,
+                ticket_type_id,
+                values=typed_values(form),
+                errors=exc.fields,
+                status_code=422,
             )
         flash(request, f"Ticket type “{updated.name}” saved.", category="success")
         return Redirect(path=f"/settings/ticket-types/{ticket_type_id}", status_code=303)
@@ -489,14 +399,14 @@ class SettingsController(Controller):
     ) -> Template | Redirect:
         form = await request.form()
         try:
-            field = await ticket_types.add_custom_field(db_session, access, ticket_type_id, _field_input(form))
+            field = await ticket_types.add_custom_field(db_session, access, ticket_type_id, field_input(form))
         except ValidationError as exc:
             return await self._ticket_type_page(
                 request,
                 db_session,
                 access,
                 ticket_type_id,
-                field_values=_values(form),
+                field_values=typed_values(form),
                 field_errors=exc.fields,
                 status_code=422,
             )
@@ -528,77 +438,70 @@ class SettingsController(Controller):
         request: AnyRequest,
         db_session: AsyncSession,
         access: Scope,
-        section: str,
+        table: EditTable[Any],
         *,
+        refused: ValidationError | None = None,
         error_for: str | None = None,
-        values: dict[str, str] | None = None,
-        errors: dict[str, str] | None = None,
-        status_code: int = 200,
-    ) -> Template:
-        """``error_for`` is the id of the row whose form failed ("new" for the add form)."""
-        context: dict[str, Any]
-        if section == "priorities":
-            context = {"rows": await priorities.list_priorities(db_session, access)}
-        elif section == "statuses":
-            context = {"rows": await statuses.list_statuses(db_session, access)}
-        elif section == "asset_groups":
-            context = {"rows": await asset_types.list_asset_groups(db_session, access)}
-        else:
-            groups = await asset_types.list_asset_groups(db_session, access)
-            context = {
-                "rows": await asset_types.list_asset_types(db_session, access),
-                "groups": [row.group for row in groups],
-            }
-        return page(
-            request,
-            f"settings/{section}.html",
-            nav=NAV,
-            section=section,
-            error_for=error_for,
-            values=values or {},
-            errors=errors or {},
-            status_code=status_code,
-            **context,
-        )
-
-    async def _refused(
-        self,
-        request: AnyRequest,
-        db_session: AsyncSession,
-        access: Scope,
-        section: str,
-        exc: ValidationError,
-        error_for: str,
         form: FormMultiDict | None = None,
     ) -> Template:
-        return await self._table_page(
+        """``error_for`` is the id of the row whose form was refused ("new" for the add form)."""
+        return page(
             request,
-            db_session,
-            access,
-            section,
+            f"settings/{table.section}.html",
+            nav=NAV,
+            section=table.section,
             error_for=error_for,
-            values=_values(form) if form is not None else None,
-            errors=exc.fields,
-            status_code=422,
+            values=typed_values(form) if form is not None else {},
+            errors=refused.fields if refused else {},
+            status_code=422 if refused else 200,
+            **await table.context(db_session, access),
         )
+
+    async def _add_row(
+        self, request: AnyRequest, db_session: AsyncSession, access: Scope, table: EditTable[Any]
+    ) -> Template | Redirect:
+        form = await request.form()
+        try:
+            created = await table.create(db_session, access, table.parse(form))
+        except ValidationError as exc:
+            return await self._table_page(request, db_session, access, table, refused=exc, error_for="new", form=form)
+        flash(request, f"{table.title} “{created.name}” added.", category="success")
+        return Redirect(path=table.url, status_code=303)
+
+    async def _save_row(
+        self, request: AnyRequest, db_session: AsyncSession, access: Scope, table: EditTable[Any], row_id: uuid.UUID
+    ) -> Template | Redirect:
+        form = await request.form()
+        try:
+            updated = await table.update(db_session, access, row_id, table.parse(form))
+        except ValidationError as exc:
+            return await self._table_page(
+                request, db_session, access, table, refused=exc, error_for=str(row_id), form=form
+            )
+        flash(request, f"{table.title} “{updated.name}” saved.", category="success")
+        return Redirect(path=table.url, status_code=303)
+
+    async def _delete_row(
+        self, request: AnyRequest, db_session: AsyncSession, access: Scope, table: EditTable[Any], row_id: uuid.UUID
+    ) -> Template | Redirect:
+        try:
+            await table.delete(db_session, access, row_id)
+        except ValidationError as exc:
+            return await self._table_page(request, db_session, access, table, refused=exc, error_for=str(row_id))
+        flash(request, f"{table.title} deleted.", category="success")
+        return Redirect(path=table.url, status_code=303)
 
     @get("/priorities", name="settings_priorities")
     async def priorities_list(
         self, request: AnyRequest, db_session: NamedDependency[AsyncSession], access: NamedDependency[Scope]
     ) -> Template:
-        return await self._table_page(request, db_session, access, "priorities")
+        return await self._table_page(request, db_session, access, PRIORITIES)
 
     @post("/priorities", name="settings_priority_create")
     async def priority_create(
         self, request: AnyRequest, db_session: NamedDependency[AsyncSession], access: NamedDependency[Scope]
     ) -> Template | Redirect:
-        form = await request.form()
-        try:
-            created = await priorities.create_priority(db_session, access, _priority_input(form))
-        except ValidationError as exc:
-            return await self._refused(request, db_session, access, "priorities", exc, "new", form)
-        flash(request, f"Priority “{created.name}” added.", category="success")
-        return Redirect(path="/settings/priorities", status_code=303)
+        return await self._add_row(request, db_session, access, PRIORITIES)
 
     @post("/priorities/{priority_id:uuid}", name="settings_priority_update")
     async def priority_update(
@@ -608,13 +511,7 @@ class SettingsController(Controller):
         access: NamedDependency[Scope],
         priority_id: FromPath[uuid.UUID],
     ) -> Template | Redirect:
-        form = await request.form()
-        try:
-            updated = await priorities.update_priority(db_session, access, priority_id, _priority_input(form))
-        except ValidationError as exc:
-            return await self._refused(request, db_session, access, "priorities", exc, str(priority_id), form)
-        flash(request, f"Priority “{updated.name}” saved.", category="success")
-        return Redirect(path="/settings/priorities", status_code=303)
+        return await self._save_row(request, db_session, access, PRIORITIES, priority_id)
 
     @post("/priorities/{priority_id:uuid}/delete", name="settings_priority_delete")
     async def priority_delete(
@@ -624,30 +521,19 @@ class SettingsController(Controller):
         access: NamedDependency[Scope],
         priority_id: FromPath[uuid.UUID],
     ) -> Template | Redirect:
-        try:
-            await priorities.delete_priority(db_session, access, priority_id)
-        except ValidationError as exc:
-            return await self._refused(request, db_session, access, "priorities", exc, str(priority_id))
-        flash(request, "Priority deleted.", category="success")
-        return Redirect(path="/settings/priorities", status_code=303)
+        return await self._delete_row(request, db_session, access, PRIORITIES, priority_id)
 
     @get("/statuses", name="settings_statuses")
     async def statuses_list(
         self, request: AnyRequest, db_session: NamedDependency[AsyncSession], access: NamedDependency[Scope]
     ) -> Template:
-        return await self._table_page(request, db_session, access, "statuses")
+        return await self._table_page(request, db_session, access, STATUSES)
 
     @post("/statuses", name="settings_status_create")
     async def status_create(
         self, request: AnyRequest, db_session: NamedDependency[AsyncSession], access: NamedDependency[Scope]
     ) -> Template | Redirect:
-        form = await request.form()
-        try:
-            created = await statuses.create_status(db_session, access, _status_input(form))
-        except ValidationError as exc:
-            return await self._refused(request, db_session, access, "statuses", exc, "new", form)
-        flash(request, f"Status “{created.name}” added.", category="success")
-        return Redirect(path="/settings/statuses", status_code=303)
+        return await self._add_row(request, db_session, access, STATUSES)
 
     @post("/statuses/{status_id:uuid}", name="settings_status_update")
     async def status_update(
@@ -657,13 +543,7 @@ class SettingsController(Controller):
         access: NamedDependency[Scope],
         status_id: FromPath[uuid.UUID],
     ) -> Template | Redirect:
-        form = await request.form()
-        try:
-            updated = await statuses.update_status(db_session, access, status_id, _status_input(form))
-        except ValidationError as exc:
-            return await self._refused(request, db_session, access, "statuses", exc, str(status_id), form)
-        flash(request, f"Status “{updated.name}” saved.", category="success")
-        return Redirect(path="/settings/statuses", status_code=303)
+        return await self._save_row(request, db_session, access, STATUSES, status_id)
 
     @post("/statuses/{status_id:uuid}/delete", name="settings_status_delete")
     async def status_delete(
@@ -673,30 +553,19 @@ class SettingsController(Controller):
         access: NamedDependency[Scope],
         status_id: FromPath[uuid.UUID],
     ) -> Template | Redirect:
-        try:
-            await statuses.delete_status(db_session, access, status_id)
-        except ValidationError as exc:
-            return await self._refused(request, db_session, access, "statuses", exc, str(status_id))
-        flash(request, "Status deleted.", category="success")
-        return Redirect(path="/settings/statuses", status_code=303)
+        return await self._delete_row(request, db_session, access, STATUSES, status_id)
 
     @get("/asset-groups", name="settings_asset_groups")
     async def asset_groups_list(
         self, request: AnyRequest, db_session: NamedDependency[AsyncSession], access: NamedDependency[Scope]
     ) -> Template:
-        return await self._table_page(request, db_session, access, "asset_groups")
+        return await self._table_page(request, db_session, access, ASSET_GROUPS)
 
     @post("/asset-groups", name="settings_asset_group_create")
     async def asset_group_create(
         self, request: AnyRequest, db_session: NamedDependency[AsyncSession], access: NamedDependency[Scope]
     ) -> Template | Redirect:
-        form = await request.form()
-        try:
-            created = await asset_types.create_asset_group(db_session, access, _text(form, "name"))
-        except ValidationError as exc:
-            return await self._refused(request, db_session, access, "asset_groups", exc, "new", form)
-        flash(request, f"Asset group “{created.name}” added.", category="success")
-        return Redirect(path="/settings/asset-groups", status_code=303)
+        return await self._add_row(request, db_session, access, ASSET_GROUPS)
 
     @post("/asset-groups/{asset_group_id:uuid}", name="settings_asset_group_update")
     async def asset_group_update(
@@ -706,13 +575,7 @@ class SettingsController(Controller):
         access: NamedDependency[Scope],
         asset_group_id: FromPath[uuid.UUID],
     ) -> Template | Redirect:
-        form = await request.form()
-        try:
-            updated = await asset_types.update_asset_group(db_session, access, asset_group_id, _text(form, "name"))
-        except ValidationError as exc:
-            return await self._refused(request, db_session, access, "asset_groups", exc, str(asset_group_id), form)
-        flash(request, f"Asset group “{updated.name}” saved.", category="success")
-        return Redirect(path="/settings/asset-groups", status_code=303)
+        return await self._save_row(request, db_session, access, ASSET_GROUPS, asset_group_id)
 
     @post("/asset-groups/{asset_group_id:uuid}/delete", name="settings_asset_group_delete")
     async def asset_group_delete(
@@ -722,30 +585,19 @@ class SettingsController(Controller):
         access: NamedDependency[Scope],
         asset_group_id: FromPath[uuid.UUID],
     ) -> Template | Redirect:
-        try:
-            await asset_types.delete_asset_group(db_session, access, asset_group_id)
-        except ValidationError as exc:
-            return await self._refused(request, db_session, access, "asset_groups", exc, str(asset_group_id))
-        flash(request, "Asset group deleted.", category="success")
-        return Redirect(path="/settings/asset-groups", status_code=303)
+        return await self._delete_row(request, db_session, access, ASSET_GROUPS, asset_group_id)
 
     @get("/asset-types", name="settings_asset_types")
     async def asset_types_list(
         self, request: AnyRequest, db_session: NamedDependency[AsyncSession], access: NamedDependency[Scope]
     ) -> Template:
-        return await self._table_page(request, db_session, access, "asset_types")
+        return await self._table_page(request, db_session, access, ASSET_TYPES)
 
     @post("/asset-types", name="settings_asset_type_create")
     async def asset_type_create(
         self, request: AnyRequest, db_session: NamedDependency[AsyncSession], access: NamedDependency[Scope]
     ) -> Template | Redirect:
-        form = await request.form()
-        try:
-            created = await asset_types.create_asset_type(db_session, access, _asset_type_input(form))
-        except ValidationError as exc:
-            return await self._refused(request, db_session, access, "asset_types", exc, "new", form)
-        flash(request, f"Asset type “{created.name}” added.", category="success")
-        return Redirect(path="/settings/asset-types", status_code=303)
+        return await self._add_row(request, db_session, access, ASSET_TYPES)
 
     @post("/asset-types/{asset_type_id:uuid}", name="settings_asset_type_update")
     async def asset_type_update(
@@ -755,13 +607,7 @@ class SettingsController(Controller):
         access: NamedDependency[Scope],
         asset_type_id: FromPath[uuid.UUID],
     ) -> Template | Redirect:
-        form = await request.form()
-        try:
-            updated = await asset_types.update_asset_type(db_session, access, asset_type_id, _asset_type_input(form))
-        except ValidationError as exc:
-            return await self._refused(request, db_session, access, "asset_types", exc, str(asset_type_id), form)
-        flash(request, f"Asset type “{updated.name}” saved.", category="success")
-        return Redirect(path="/settings/asset-types", status_code=303)
+        return await self._save_row(request, db_session, access, ASSET_TYPES, asset_type_id)
 
     @post("/asset-types/{asset_type_id:uuid}/delete", name="settings_asset_type_delete")
     async def asset_type_delete(
@@ -771,12 +617,7 @@ class SettingsController(Controller):
         access: NamedDependency[Scope],
         asset_type_id: FromPath[uuid.UUID],
     ) -> Template | Redirect:
-        try:
-            await asset_types.delete_asset_type(db_session, access, asset_type_id)
-        except ValidationError as exc:
-            return await self._refused(request, db_session, access, "asset_types", exc, str(asset_type_id))
-        flash(request, "Asset type deleted.", category="success")
-        return Redirect(path="/settings/asset-types", status_code=303)
+        return await self._delete_row(request, db_session, access, ASSET_TYPES, asset_type_id)
 
     # ---- audit log ----
 
@@ -794,15 +635,15 @@ class SettingsController(Controller):
         page_number: Annotated[int, QueryParameter(name="page", ge=1, le=100_000)] = 1,
     ) -> Template:
         errors: dict[str, str] = {}
-        actor_id = _uuid(actor) if actor else None
+        actor_id = uuid_or_none(actor) if actor else None
         if actor and actor_id is None:
             errors["actor"] = "Unknown user."
         filters = AuditFilter(
             action=(action or "").strip() or None,
             object_type=object_type or None,
             actor_id=actor_id,
-            since=_date(since, "since", errors),
-            until=_date(until, "until", errors),
+            since=iso_date(since, "since", errors),
+            until=iso_date(until, "until", errors),
         )
         results = await query_audit_log(db_session, access, filters, page=page_number)
         query = {
