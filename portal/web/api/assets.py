@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 
 from litestar import Controller, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.domain.access import Scope
 from portal.domain.assets import service as assets
 from portal.domain.listings import page_assets
+from portal.web.api.params import Limit
 from portal.web.api.schemas import AssetIn, AssetOut, AssetPatch, PageOut
-
-Limit = Annotated[int, QueryParameter(ge=1, le=500, description="Rows per page (1-500).")]
 
 
 class AssetsApi(Controller):

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
 
 from litestar import Controller, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.domain.access import Scope
 from portal.domain.clients import service as clients
 from portal.domain.listings import page_clients, page_sites
+from portal.web.api.params import Limit
 from portal.web.api.schemas import ClientIn, ClientOut, ClientPatch, PageOut, SiteIn, SiteOut
-
-Limit = Annotated[int, QueryParameter(ge=1, le=500, description="Rows per page (1-500).")]
 
 
 class ClientsApi(Controller):

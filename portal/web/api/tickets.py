@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
 
 from litestar import Controller, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.domain.access import Scope
 from portal.domain.listings import StatusFilter, page_actions, page_tickets
 from portal.domain.tickets import service as tickets
 from portal.domain.tickets.models import Ticket, TicketSource
+from portal.web.api.params import Limit
 from portal.web.api.schemas import ActionIn, ActionOut, CloseIn, PageOut, ReopenIn, TicketIn, TicketOut, TicketPatch
-
-Limit = Annotated[int, QueryParameter(ge=1, le=500, description="Rows per page (1-500).")]
 
 
 async def _ticket_out(session: AsyncSession, access: Scope, ticket_id: uuid.UUID) -> TicketOut:
