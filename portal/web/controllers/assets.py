@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from litestar import Controller, Request, get, post
 from litestar.datastructures import FormMultiDict
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, Parameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -203,7 +203,7 @@ class AssetController(Controller):
         q: FromQuery[str | None] = None,
         status: FromQuery[str | None] = None,
         client: FromQuery[str | None] = None,
-        asset_type: Annotated[str | None, Parameter(query="type")] = None,
+        asset_type: Annotated[str | None, QueryParameter(query="type")] = None,
         after: FromQuery[str | None] = None,
     ) -> Template:
         filters = AssetFilters.parse(q=q, status=status, client=client, asset_type=asset_type, after=after)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, get, post
 from litestar.datastructures import FormMultiDict
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, Parameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -339,7 +339,7 @@ class ClientController(Controller):
         q: FromQuery[str | None] = None,
         status: FromQuery[str | None] = None,
         site: FromQuery[str | None] = None,
-        asset_type: Annotated[str | None, Parameter(query="type")] = None,
+        asset_type: Annotated[str | None, QueryParameter(query="type")] = None,
         after: FromQuery[str | None] = None,
     ) -> Template:
         filters = AssetFilters.parse(q=q, status=status, site=site, asset_type=asset_type, after=after)
