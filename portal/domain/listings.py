@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,8 +18,7 @@ from portal.domain.assets.models import Asset
 from portal.domain.clients.models import Client, Site
 from portal.domain.pagination import Page, keyset_page
 from portal.domain.tickets.models import Status, Ticket, TicketAction
-
-StatusFilter = Literal["open", "closed", "all"]
+from portal.domain.tickets.queue import QueueFilters, filter_conditions
 
 
 async def page_clients(
@@ -86,32 +84,15 @@ TICKET_LOADS = (
 
 
 async def page_tickets(
-    session: AsyncSession,
-    access: Scope,
-    *,
-    client_id: uuid.UUID | None = None,
-    status: StatusFilter = "all",
-    priority_id: uuid.UUID | None = None,
-    source: str | None = None,
-    agent_id: uuid.UUID | None = None,
-    updated_since: datetime | None = None,
-    limit: int = 100,
-    cursor: str | None = None,
+    session: AsyncSession, access: Scope, filters: QueueFilters, *, limit: int = 100, cursor: str | None = None
 ) -> Page[Ticket]:
-    statement = select(Ticket).where(access.clients(Ticket.client_id)).options(*TICKET_LOADS)
-    if client_id:
-        statement = statement.where(Ticket.client_id == client_id)
-    if status != "all":
-        closed = select(Status.id).where(Status.is_closed.is_(status == "closed"))
-        statement = statement.where(Ticket.status_id.in_(closed))
-    if priority_id:
-        statement = statement.where(Ticket.priority_id == priority_id)
-    if source:
-        statement = statement.where(Ticket.source == source)
-    if agent_id:
-        statement = statement.where(Ticket.agent_id == agent_id)
-    if updated_since:
-        statement = statement.where(Ticket.updated_at >= updated_since)
+    """The queue's filters (one definition of what each means), in change order."""
+    statement = (
+        select(Ticket)
+        .join(Status, Status.id == Ticket.status_id)
+        .where(*filter_conditions(filters, access))
+        .options(*TICKET_LOADS)
+    )
     return await keyset_page(session, statement, Ticket, limit=limit, cursor=cursor)
 
 

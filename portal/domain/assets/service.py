@@ -14,9 +14,10 @@ from portal.domain.access import Scope
 from portal.domain.assets.models import Asset, AssetGroup, AssetStatus, AssetType
 from portal.domain.audit.service import record_change
 from portal.domain.clients.models import Site
-from portal.domain.clients.service import get_client, get_main_site, like_pattern, require_asset_work
+from portal.domain.clients.service import get_client, get_main_site, require_asset_work
 from portal.domain.errors import NotFoundError, ValidationError
 from portal.domain.pagination import pack_token, unpack_token
+from portal.domain.search import like_pattern
 
 PAGE_SIZE = 100
 MAX_NAME = 255

@@ -20,6 +20,7 @@ from portal.domain.assets.models import Asset, AssetStatus
 from portal.domain.audit.service import record_change
 from portal.domain.clients.models import Client, Site
 from portal.domain.errors import ForbiddenError, NotFoundError, ValidationError
+from portal.domain.search import like_pattern
 from portal.domain.tickets.models import Status, Ticket
 
 MAIN_SITE_NAME = "Main"
@@ -55,12 +56,6 @@ def require_asset_work(access: Scope) -> None:
     """Analysts and admins look after sites and assets; viewers only read."""
     if not access.can_work_tickets:
         raise ForbiddenError("Viewers can look at clients, sites and assets but not change them.")
-
-
-def like_pattern(text: str) -> str:
-    """A case-insensitive substring pattern in which the user's % and _ match themselves."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 # A client id: a value for one client, or the outer query's column in a correlated count.

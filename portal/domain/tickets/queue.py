@@ -21,6 +21,7 @@ from portal.domain.access import Scope
 from portal.domain.accounts.models import User
 from portal.domain.clients.models import Client
 from portal.domain.pagination import pack_token, unpack_token
+from portal.domain.search import like_pattern
 from portal.domain.tickets.models import Priority, Status, Ticket, TicketSource
 
 PAGE_SIZE = 50
@@ -136,15 +137,11 @@ def decode_cursor(token: str) -> Cursor | None:
 # -- the query ---------------------------------------------------------------------------------
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def _search_condition(q: str) -> ColumnElement[bool] | None:
     text = q.strip()[:MAX_QUERY]
     if not text:
         return None
-    pattern = f"%{_escape_like(text)}%"
+    pattern = like_pattern(text)
     matches: list[ColumnElement[bool]] = [
         Ticket.summary.ilike(pattern, escape="\\"),
         Ticket.details.ilike(pattern, escape="\\"),
@@ -189,6 +186,15 @@ def _other_conditions(filters: QueueFilters, access: Scope) -> list[ColumnElemen
     if (search := _search_condition(filters.q)) is not None:
         conditions.append(search)
     return conditions
+
+
+def filter_conditions(filters: QueueFilters, access: Scope) -> list[ColumnElement[bool]]:
+    """Every filter, scope included: the WHERE clause of any ticket list (needs ``Status`` joined)."""
+    return [
+        *_other_conditions(filters, access),
+        _status_condition(filters.status),
+        _assigned_condition(filters.assigned, access),
+    ]
 
 
 def sort_value(ticket: Ticket, column: SortColumn) -> int | str | datetime:

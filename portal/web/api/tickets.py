@@ -11,9 +11,10 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.domain.access import Scope
-from portal.domain.listings import StatusFilter, page_actions, page_tickets
+from portal.domain.listings import page_actions, page_tickets
 from portal.domain.tickets import service as tickets
 from portal.domain.tickets.models import Ticket, TicketSource
+from portal.domain.tickets.queue import QueueFilters, StatusFilter
 from portal.web.api.params import Limit
 from portal.web.api.schemas import ActionIn, ActionOut, CloseIn, PageOut, ReopenIn, TicketIn, TicketOut, TicketPatch
 
@@ -38,7 +39,7 @@ class TicketsApi(Controller):
         db_session: NamedDependency[AsyncSession],
         access: NamedDependency[Scope],
         client_id: FromQuery[uuid.UUID | None] = None,
-        status: FromQuery[StatusFilter] = "all",
+        status: FromQuery[StatusFilter] = StatusFilter.ALL,
         priority_id: FromQuery[uuid.UUID | None] = None,
         source: FromQuery[TicketSource | None] = None,
         agent_id: FromQuery[uuid.UUID | None] = None,
@@ -46,18 +47,15 @@ class TicketsApi(Controller):
         cursor: FromQuery[str | None] = None,
         limit: Limit = 100,
     ) -> PageOut[TicketOut]:
-        result = await page_tickets(
-            db_session,
-            access,
+        filters = QueueFilters(
             client_id=client_id,
             status=status,
             priority_id=priority_id,
-            source=source.value if source else None,
-            agent_id=agent_id,
+            source=source,
+            assigned=agent_id,
             updated_since=updated_since,
-            limit=limit,
-            cursor=cursor,
         )
+        result = await page_tickets(db_session, access, filters, limit=limit, cursor=cursor)
         items = [TicketOut.model_validate(row) for row in result.items]
         return PageOut[TicketOut](items=items, next_cursor=result.next_cursor)
 
