@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import platformdirs
 from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class ConfigurationError(RuntimeError):
@@ -61,8 +61,22 @@ class Settings(BaseSettings):
     login_max_failures_per_account: int = Field(default=5, ge=1)
     login_max_failures_per_address: int = Field(default=20, ge=1)
     login_throttle_minutes: int = Field(default=15, ge=1)
+    encryption_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description=(
+            "Keys for secrets at rest, newest first (comma-separated). Unset: derived from the secret key. "
+            "To rotate, put the new key first, keep the old ones after it and run `socdesk keys rotate`."
+        ),
+    )
     heartbeat_stale_seconds: int = Field(default=120, ge=10)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("encryption_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator("data_dir")
     @classmethod

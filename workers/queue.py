@@ -50,3 +50,53 @@ class JobQueue:
 
     async def close(self) -> None:
         await self._pool.aclose()
+
+
+# -- the jobs the web process asks for (names only: the job code lives in workers.jobs) ---------
+
+SYNC_PAGE = "sync-page"
+SYNC_ITEM = "sync-item"
+OUTBOX_RELAY = "outbox-relay"
+
+
+def sync_job_id(connection_id: object, client_link_id: object | None, entity: str) -> str:
+    """``sync-page:<connection>:<client link or ->:<entity>``: one queued sync per scope."""
+    return job_id(SYNC_PAGE, connection_id, client_link_id or "-", entity)
+
+
+async def enqueue_sync(
+    queue: JobQueue,
+    connection_id: object,
+    client_link_id: object | None,
+    entity: str,
+    *,
+    trigger: str,
+    user_id: object | None = None,
+) -> Enqueued:
+    return await queue.enqueue(
+        SYNC_PAGE,
+        str(connection_id),
+        str(client_link_id) if client_link_id else None,
+        entity,
+        trigger,
+        str(user_id) if user_id else None,
+        job_id=sync_job_id(connection_id, client_link_id, entity),
+    )
+
+
+async def enqueue_item_sync(
+    queue: JobQueue, connection_id: object, client_link_id: object | None, entity: str, remote_id: str
+) -> Enqueued:
+    return await queue.enqueue(
+        SYNC_ITEM,
+        str(connection_id),
+        str(client_link_id) if client_link_id else None,
+        entity,
+        remote_id,
+        job_id=job_id(SYNC_ITEM, connection_id, client_link_id or "-", entity, remote_id),
+    )
+
+
+async def nudge_outbox(queue: JobQueue) -> Enqueued:
+    """Deliver pending outbox messages now rather than at the relay's next tick."""
+    return await queue.enqueue(OUTBOX_RELAY, job_id=job_id(OUTBOX_RELAY, "now"))

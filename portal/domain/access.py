@@ -14,7 +14,7 @@ from portal.domain.errors import ForbiddenError, NotFoundError
 
 @dataclass(frozen=True)
 class Scope:
-    user_id: uuid.UUID
+    user_id: uuid.UUID | None  # None: socdesk itself (a sync job), never a signed-in person
     role: Role
     all_clients: bool
     client_ids: frozenset[uuid.UUID]
@@ -29,6 +29,11 @@ class Scope:
             client_ids=user.client_ids,
             label=user.email,
         )
+
+    @classmethod
+    def system(cls, label: str = "system") -> Scope:
+        """What background work acts as: every client, administrator rights, no staff author."""
+        return cls(user_id=None, role=Role.ADMIN, all_clients=True, client_ids=frozenset(), label=label)
 
     def clients(self, column: InstrumentedAttribute[uuid.UUID] | ColumnElement[uuid.UUID]) -> ColumnElement[bool]:
         """The WHERE clause limiting ``column`` (a client id) to the clients this user may see."""

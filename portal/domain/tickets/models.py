@@ -24,6 +24,7 @@ class TicketSource(enum.StrEnum):
     SENTINELONE = "sentinelone"
     KASEYA = "kaseya"
     VISIONONE = "visionone"
+    ACME = "acme"  # the built-in test vendor that proves the sync engine
 
 
 class ActionKind(enum.StrEnum):
@@ -83,7 +84,7 @@ class Ticket(UUIDPrimaryKey, Timestamps, Base):
     __tablename__ = "tickets"
     __table_args__ = (
         CheckConstraint(
-            "source IN ('manual', 'api', 'sentinel', 'sentinelone', 'kaseya', 'visionone')",
+            "source IN ('manual', 'api', 'sentinel', 'sentinelone', 'kaseya', 'visionone', 'acme')",
             name="source_known",
         ),
         # The queue's keyset pagination and per-client counts read these.

@@ -1,0 +1,1 @@
+"""Vendor integrations: one folder per vendor (client, mapping, manifest, emulator) on shared bases."""

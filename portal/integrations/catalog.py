@@ -1,0 +1,15 @@
+"""Every vendor's manifest, importable from anywhere (manifests depend on nothing but their types)."""
+
+from __future__ import annotations
+
+from portal.integrations.acme.manifest import MANIFEST as ACME
+from portal.integrations.manifest import Manifest
+
+MANIFESTS: dict[str, Manifest] = {manifest.vendor: manifest for manifest in (ACME,)}
+
+
+def manifest(vendor: str) -> Manifest:
+    try:
+        return MANIFESTS[vendor]
+    except KeyError:
+        raise KeyError(f"unknown vendor {vendor!r}") from None

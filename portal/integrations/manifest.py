@@ -1,0 +1,177 @@
+"""What a vendor declares about itself; the setup forms, validation and masking follow from it."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+
+class FieldKind(enum.StrEnum):
+    TEXT = "text"
+    URL = "url"
+    SECRET = "secret"  # noqa: S105  (a field kind, not a password)
+    INTEGER = "integer"
+    BOOLEAN = "boolean"
+    CHOICE = "choice"
+
+
+@dataclass(frozen=True)
+class ConfigField:
+    key: str
+    label: str
+    kind: FieldKind = FieldKind.TEXT
+    required: bool = False
+    hint: str = ""
+    default: Any = None
+    choices: Sequence[tuple[str, str]] = ()  # (value, label)
+    minimum: int | None = None
+    maximum: int | None = None
+    # Choices that are socdesk's own rows, filled in when the form is built:
+    # "ticket_types", "priorities", "statuses", "agents", "sites".
+    choices_from: str = ""
+
+    @property
+    def sensitive(self) -> bool:
+        """Sensitive values are stored encrypted and never shown back, logged or audited."""
+        return self.kind is FieldKind.SECRET
+
+
+@dataclass(frozen=True)
+class EntitySpec:
+    """Something the vendor syncs (incidents, threats, agents...)."""
+
+    name: str
+    label: str
+    default_minutes: int = 15
+    enabled_by_default: bool = True
+    per_client: bool = True  # runs once per linked client; False: once per connection
+    first_sync_days: int = 7  # how far back the first run looks
+    overlap_seconds: int = 300  # re-read this much before the watermark (late indexing)
+
+
+@dataclass(frozen=True)
+class OAuthSpec:
+    """Authorization-code flow with PKCE; URLs are joined to the config value ``base_key``."""
+
+    authorize_path: str
+    token_path: str
+    scopes: Sequence[str]
+    base_key: str
+    openid: bool = False  # ask for an id_token and send a nonce
+    extra_authorize_params: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    vendor: str
+    display_name: str
+    summary: str
+    fields: Sequence[ConfigField]
+    client_fields: Sequence[ConfigField] = ()
+    mapping_fields: Sequence[ConfigField] = ()
+    entities: Sequence[EntitySpec] = ()
+    oauth: OAuthSpec | None = None
+    webhook: bool = False
+    # Ticket changes this vendor accepts back: comment, close, reopen, priority, create.
+    outbound: frozenset[str] = frozenset()
+    ticket_remote_type: str = ""  # the remote type tickets of this vendor link to
+    setup_help: str = ""
+    docs_url: str = ""
+
+    def entity(self, name: str) -> EntitySpec:
+        for spec in self.entities:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+    def default_schedules(self) -> dict[str, dict[str, Any]]:
+        return {
+            spec.name: {"enabled": spec.enabled_by_default, "minutes": spec.default_minutes} for spec in self.entities
+        }
+
+
+@dataclass(frozen=True)
+class Validated:
+    values: dict[str, Any]  # non-sensitive, stored as JSON
+    secrets: dict[str, str]  # sensitive, stored encrypted; only the ones the person typed
+    errors: dict[str, str]
+
+
+def _clean_one(spec: ConfigField, raw: str, choices: Sequence[tuple[str, str]]) -> tuple[Any, str | None]:
+    if spec.kind is FieldKind.BOOLEAN:
+        return raw.lower() in {"1", "true", "on", "yes"}, None
+    if not raw:
+        return None, (f"{spec.label} is required." if spec.required else None)
+    if len(raw) > 4000:
+        return None, f"{spec.label} is too long."
+    if spec.kind is FieldKind.INTEGER:
+        try:
+            number = int(raw)
+        except ValueError:
+            return None, f"{spec.label} must be a whole number."
+        if spec.minimum is not None and number < spec.minimum:
+            return None, f"{spec.label} must be at least {spec.minimum}."
+        if spec.maximum is not None and number > spec.maximum:
+            return None, f"{spec.label} must be at most {spec.maximum}."
+        return number, None
+    if spec.kind is FieldKind.URL:
+        parts = urlsplit(raw)
+        if parts.scheme not in {"https", "http"} or not parts.netloc:
+            return None, f"{spec.label} must be an http(s) address, e.g. https://console.example.com."
+        if parts.query or parts.fragment or parts.username:
+            return None, f"{spec.label} must be a plain address without credentials, query or fragment."
+        return raw.rstrip("/"), None
+    if spec.kind is FieldKind.CHOICE and raw not in {value for value, _ in choices}:
+        return None, f"Choose one of the listed values for {spec.label}."
+    return raw, None
+
+
+def validate(
+    fields: Sequence[ConfigField],
+    submitted: Mapping[str, str],
+    *,
+    stored_secrets: Mapping[str, Any] | None = None,
+    dynamic_choices: Mapping[str, Sequence[tuple[str, str]]] | None = None,
+) -> Validated:
+    """Check submitted form values against the manifest.
+
+    A secret left blank keeps the stored one (forms never show secrets back), so "required"
+    is satisfied by a value already on file. ``dynamic_choices`` supplies the choices of
+    fields with ``choices_from`` (keyed by that name).
+    """
+    stored = stored_secrets or {}
+    values: dict[str, Any] = {}
+    secrets: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    for spec in fields:
+        raw = str(submitted.get(spec.key, "")).strip()
+        if spec.sensitive:
+            if raw:
+                secrets[spec.key] = raw
+            elif spec.required and not stored.get(spec.key):
+                errors[spec.key] = f"{spec.label} is required."
+            continue
+        if not raw and spec.default is not None and spec.kind is not FieldKind.BOOLEAN:
+            raw = str(spec.default)
+        choices = (dynamic_choices or {}).get(spec.choices_from, ()) if spec.choices_from else spec.choices
+        value, problem = _clean_one(spec, raw, choices)
+        if problem:
+            errors[spec.key] = problem
+        elif value is not None:
+            values[spec.key] = value
+    return Validated(values=values, secrets=secrets, errors=errors)
+
+
+def masked(fields: Sequence[ConfigField], values: Mapping[str, Any], secrets: Mapping[str, Any]) -> dict[str, str]:
+    """What a page may show: plain values as they are, secrets only as set / not set."""
+    shown: dict[str, str] = {}
+    for spec in fields:
+        if spec.sensitive:
+            shown[spec.key] = "•••••• (set)" if secrets.get(spec.key) else "not set"
+        else:
+            value = values.get(spec.key, spec.default)
+            shown[spec.key] = "" if value is None else str(value)
+    return shown
