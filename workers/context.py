@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from portal.config import Settings
 from portal.db.engine import session_scope
+from portal.domain.sync.connector import SyncRuntime
 
 
 class WorkerContext(TypedDict):
@@ -21,6 +22,7 @@ class WorkerContext(TypedDict):
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     http: httpx.AsyncClient
+    runtime: SyncRuntime
     worker_name: str
     started_at: datetime
 

@@ -130,6 +130,7 @@ def upgrade() -> None:
         sa.Column("failed", sa.Integer(), nullable=False),
         sa.Column("error", sa.Text(), nullable=False),
         sa.Column("problems", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("hold_watermark_before", sa.DateTime(timezone=True), nullable=True),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.CheckConstraint(
             "outcome IN ('running', 'succeeded', 'partial', 'failed')", name=op.f("ck_sync_runs_outcome_known")

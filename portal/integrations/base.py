@@ -65,7 +65,7 @@ class ConnectionView:
 
 @dataclass(frozen=True)
 class LinkView:
-    """A client link (connection × client × remote scope) with its per-client settings."""
+    """A client link (connection x client x remote scope) with its per-client settings."""
 
     id: uuid.UUID
     client_id: uuid.UUID

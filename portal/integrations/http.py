@@ -264,4 +264,3 @@ class VendorHttp:
             raise failure
         assert response is not None
         return response
-

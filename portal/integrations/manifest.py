@@ -87,6 +87,10 @@ class Manifest:
                 return spec
         raise KeyError(name)
 
+    def missing_mappings(self, mappings: Mapping[str, Any]) -> list[str]:
+        """Labels of the mandatory mappings not yet set: the sync refuses to run until they are."""
+        return [spec.label for spec in self.mapping_fields if spec.required and mappings.get(spec.key) in (None, "")]
+
     def default_schedules(self) -> dict[str, dict[str, Any]]:
         return {
             spec.name: {"enabled": spec.enabled_by_default, "minutes": spec.default_minutes} for spec in self.entities

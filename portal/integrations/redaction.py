@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -50,10 +51,8 @@ def body(content: bytes | str, content_type: str = "", *, known_secrets: Iterabl
     if not text:
         return ""
     if "json" in content_type or text.lstrip()[:1] in {"{", "["}:
-        try:
+        with contextlib.suppress(ValueError):
             text = json.dumps(_walk(json.loads(text)), ensure_ascii=False)
-        except ValueError:
-            pass
     elif "x-www-form-urlencoded" in content_type:
         text = urlencode([(key, REDACTED if is_sensitive(key) else value) for key, value in parse_qsl(text, True)])
     return scrub(text, known_secrets)[:EXCERPT_LIMIT]

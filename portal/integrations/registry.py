@@ -1,15 +1,26 @@
-"""Vendor implementations by key: an explicit list, no import magic."""
+"""Vendor implementations by key: an explicit list, no discovery magic.
+
+Loaded on first use rather than at import: vendor code imports the domain services it maps
+into (tickets, assets), and those import the sync engine's outbox, which must not import
+every vendor back.
+"""
 
 from __future__ import annotations
 
-from portal.integrations.acme.vendor import AcmeVendor
+import functools
+
 from portal.integrations.base import Vendor
 
-VENDORS: dict[str, Vendor] = {vendor.manifest.vendor: vendor for vendor in (AcmeVendor(),)}
+
+@functools.cache
+def vendors() -> dict[str, Vendor]:
+    from portal.integrations.acme.vendor import AcmeVendor
+
+    return {vendor.manifest.vendor: vendor for vendor in (AcmeVendor(),)}
 
 
 def vendor(key: str) -> Vendor:
     try:
-        return VENDORS[key]
+        return vendors()[key]
     except KeyError:
         raise KeyError(f"unknown vendor {key!r}") from None

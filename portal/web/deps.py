@@ -13,6 +13,7 @@ from portal.config import Settings
 from portal.domain.access import Scope
 from portal.domain.accounts.models import User
 from portal.domain.accounts.throttle import LoginThrottle, ThrottleLimits
+from portal.domain.integrations.secrets import SecretBox
 from workers.queue import JobQueue
 
 
@@ -29,6 +30,15 @@ def provide_redis(state: State) -> Redis:
 def provide_queue(state: State) -> JobQueue:
     queue: JobQueue = state.queue
     return queue
+
+
+def provide_secret_box(state: State) -> SecretBox:
+    """Built once per app: the key derivation is deliberate work, not per-request work."""
+    box: SecretBox | None = state.get("secret_box")
+    if box is None:
+        box = SecretBox.from_settings(state.settings)
+        state.secret_box = box
+    return box
 
 
 def provide_login_throttle(state: State) -> LoginThrottle:
@@ -55,4 +65,5 @@ DEPENDENCIES: dict[str, Any] = {
     "redis": Provide(provide_redis, sync_to_thread=False),
     "queue": Provide(provide_queue, sync_to_thread=False),
     "login_throttle": Provide(provide_login_throttle, sync_to_thread=False),
+    "secret_box": Provide(provide_secret_box, sync_to_thread=False),
 }

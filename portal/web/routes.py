@@ -14,6 +14,7 @@ from portal.web.controllers.health import HealthController
 from portal.web.controllers.profile import ProfileController
 from portal.web.controllers.settings import SettingsController
 from portal.web.controllers.tickets import TicketController
+from portal.web.controllers.webhooks import WebhookController
 
 ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     AuthController,
@@ -24,6 +25,7 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     AssetController,
     SettingsController,
     ProfileController,
+    WebhookController,
     ApiDocsController,
     api_router,
 ]

@@ -77,4 +77,3 @@ async def links_of(session: AsyncSession, local_type: str, local_id: uuid.UUID) 
             )
         ).all()
     )
-

@@ -30,10 +30,10 @@ class RunOutcome(enum.StrEnum):
 
 
 class SyncState(UUIDPrimaryKey, Timestamps, Base):
-    """Where one sync scope (connection × client link × entity) stands.
+    """Where one sync scope (connection x client link x entity) stands.
 
     ``watermark`` is the newest remote change time the last *completed* run committed; a run
-    reads from ``watermark − overlap``. While a run is under way, ``page_token`` and
+    reads from ``watermark - overlap``. While a run is under way, ``page_token`` and
     ``run_high_water`` carry it from page to page; the watermark moves only when the run ends.
     """
 
@@ -50,9 +50,7 @@ class SyncState(UUIDPrimaryKey, Timestamps, Base):
     )
 
     connection_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
-    client_link_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("connection_clients.id", ondelete="CASCADE")
-    )
+    client_link_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("connection_clients.id", ondelete="CASCADE"))
     entity: Mapped[str] = mapped_column(String(40))
     watermark: Mapped[datetime | None]
     run_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("sync_runs.id", ondelete="SET NULL"))
@@ -76,9 +74,7 @@ class SyncRun(UUIDPrimaryKey, Base):
     )
 
     connection_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
-    client_link_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("connection_clients.id", ondelete="CASCADE")
-    )
+    client_link_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("connection_clients.id", ondelete="CASCADE"))
     entity: Mapped[str] = mapped_column(String(40))
     trigger: Mapped[str] = mapped_column(String(16))
     triggered_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
@@ -94,6 +90,8 @@ class SyncRun(UUIDPrimaryKey, Base):
     error: Mapped[str] = mapped_column(Text, default="")
     # Items that could not be applied: [{"remote_id", "error"}]; each can be re-synced by hand.
     problems: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    # The earliest change time among failed items: the watermark stays below it so they are retried.
+    hold_watermark_before: Mapped[datetime | None]
 
 
 class OutboxStatus(enum.StrEnum):

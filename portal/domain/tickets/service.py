@@ -28,6 +28,7 @@ from portal.domain.audit.service import changes, record
 from portal.domain.clients.models import Client, Site
 from portal.domain.errors import NotFoundError, ValidationError
 from portal.domain.links.models import ExternalLink
+from portal.domain.sync.outbox import record_ticket_change
 from portal.domain.tickets import custom_fields
 from portal.domain.tickets.classification import classification_errors
 from portal.domain.tickets.models import (
@@ -403,6 +404,10 @@ async def add_note(
         sync_to_source=sync_to_source,
     )
     await session.flush()
+    if sync_to_source:
+        await record_ticket_change(
+            session, access, ticket.id, "comment", {"body": body, "author": access.label}, ticket_action_id=action.id
+        )
     return action
 
 
@@ -474,6 +479,14 @@ async def change_priority(
         session, access, ticket, ActionKind.PRIORITY_CHANGE, changes={"priority": [before, priority.name]}
     )
     await session.flush()
+    await record_ticket_change(
+        session,
+        access,
+        ticket.id,
+        "priority",
+        {"priority_id": str(priority.id), "priority": priority.name},
+        ticket_action_id=action.id,
+    )
     return action
 
 
@@ -580,6 +593,14 @@ async def close(
     )
     await _audit_ticket(session, access, "ticket.close", ticket, before, after)
     await session.flush()
+    await record_ticket_change(
+        session,
+        access,
+        ticket.id,
+        "close",
+        {"classification": ticket.classification, "reason": ticket.classification_reason, "note": note},
+        ticket_action_id=action.id,
+    )
     return action
 
 
@@ -622,4 +643,5 @@ async def reopen(
     )
     await _audit_ticket(session, access, "ticket.reopen", ticket, before, after)
     await session.flush()
+    await record_ticket_change(session, access, ticket.id, "reopen", {"note": note}, ticket_action_id=action.id)
     return action
