@@ -209,6 +209,54 @@ def token_create(settings: Settings, email: str, name: str, expires_days: int | 
     click.echo(secret)
 
 
+@main.group()
+def sync() -> None:
+    """Vendor synchronisation."""
+
+
+@sync.command("run")
+@click.option("--connection", "connection_ref", required=True, help="Connection name or id.")
+@click.option("--client", "client_ref", default=None, help="Only this linked client (name or id).")
+@click.option("--entity", default=None, help="Only this entity (e.g. incidents); default: all of the vendor's.")
+@settings_options
+def sync_run(settings: Settings, connection_ref: str, client_ref: str | None, entity: str | None) -> None:
+    """Run a sync now, in this process, to the end; prints one line per client and entity."""
+    from portal.runtime.sync_commands import SyncCommandError, run_sync_now
+
+    _require_secret(settings)
+    runtime = _runtime(settings)
+    try:
+        lines = asyncio.run(
+            run_sync_now(runtime.settings, runtime.urls.database_url, connection_ref, client_ref, entity)
+        )
+    except SyncCommandError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        runtime.release()
+    for line in lines:
+        click.echo(line)
+
+
+@main.group()
+def keys() -> None:
+    """Encryption keys for secrets at rest."""
+
+
+@keys.command("rotate")
+@settings_options
+def keys_rotate(settings: Settings) -> None:
+    """Re-encrypt every stored secret with the first key of SOCDESK_ENCRYPTION_KEYS."""
+    from portal.runtime.sync_commands import rotate_keys
+
+    _require_secret(settings)
+    runtime = _runtime(settings)
+    try:
+        count = asyncio.run(rotate_keys(runtime.settings, runtime.urls.database_url))
+    finally:
+        runtime.release()
+    click.echo(f"re-encrypted the secrets of {count} connection(s)")
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")

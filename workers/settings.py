@@ -13,24 +13,36 @@ from arq.worker import Worker
 
 from portal.config import Settings
 from portal.db.engine import make_engine, make_sessionmaker
+from portal.domain.sync.connector import build_runtime
 from workers import registry
 from workers.context import WorkerContext
-from workers.jobs import heartbeat  # noqa: F401  (registers its tasks)
+from workers.jobs import heartbeat, sync  # noqa: F401  (register their tasks)
 from workers.queue import HEALTH_CHECK_KEY, QUEUE_NAME, redis_settings
 
 log = logging.getLogger(__name__)
 
 
 def build_worker(
-    settings: Settings, database_url: str, redis_url: str, *, burst: bool = False, **overrides: Any
+    settings: Settings,
+    database_url: str,
+    redis_url: str,
+    *,
+    burst: bool = False,
+    http_client: httpx.AsyncClient | None = None,
+    **overrides: Any,
 ) -> Worker:
+    """The worker; ``http_client`` lets tests and the demo route vendor calls (e.g. to an emulator)."""
+
     async def on_startup(ctx: dict[str, Any]) -> None:
         engine = make_engine(database_url)
+        sessionmaker = make_sessionmaker(engine)
+        http = http_client or httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0))
         ctx.update(
             settings=settings,
             engine=engine,
-            sessionmaker=make_sessionmaker(engine),
-            http=httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0)),
+            sessionmaker=sessionmaker,
+            http=http,
+            runtime=build_runtime(settings, sessionmaker, http),
             worker_name=f"{socket.gethostname()}:{os.getpid()}",
             started_at=datetime.now(UTC),
         )
@@ -38,7 +50,8 @@ def build_worker(
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
         context = cast(WorkerContext, ctx)
-        await context["http"].aclose()
+        if http_client is None:
+            await context["http"].aclose()
         await context["engine"].dispose()
 
     options: dict[str, Any] = {

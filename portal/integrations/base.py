@@ -35,6 +35,8 @@ class ItemProblem:
 
     remote_id: str
     error: str
+    # The record's change time when it could be read; unknown holds the whole watermark back.
+    modified_at: datetime | None = None
 
 
 @dataclass(frozen=True)

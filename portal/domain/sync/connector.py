@@ -89,3 +89,26 @@ async def check_connection(session: AsyncSession, runtime: SyncRuntime, connecti
     if check.credential_expires_at is not None:
         connection.credential_expires_at = check.credential_expires_at
     return check
+
+
+def build_runtime(
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    http: httpx.AsyncClient,
+    *,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> SyncRuntime:
+    from portal.domain.sync.outbound_log import DatabaseRecorder
+    from portal.integrations.oauth import OAuthTokens
+
+    box = SecretBox.from_settings(settings)
+    recorder = DatabaseRecorder(sessionmaker)
+    return SyncRuntime(
+        settings=settings,
+        sessionmaker=sessionmaker,
+        http=http,
+        box=box,
+        recorder=recorder,
+        tokens=OAuthTokens(sessionmaker, box, http, recorder),
+        sleep=sleep,
+    )

@@ -102,6 +102,12 @@ def _note_problem(run: SyncRun, remote_id: str, error: str) -> None:
         run.problems = [*run.problems, {"remote_id": remote_id, "error": error[:1000]}]
 
 
+def _hold(run: SyncRun, moment: datetime) -> None:
+    """The watermark must not pass an item that failed: the next run reads it again."""
+    hold = run.hold_watermark_before
+    run.hold_watermark_before = moment if hold is None else min(hold, moment)
+
+
 def _fail(state: SyncState, run: SyncRun | None, message: str, now: datetime, minutes: int, *, end_run: bool) -> None:
     state.last_run_at = now
     state.last_failure_at = now
@@ -190,16 +196,16 @@ async def advance(
             _fail(state, run, f"Internal error while fetching: {type(exc).__name__}", now, minutes, end_run=True)
             return Step("failed", run_id=run.id, message=state.last_error, unexpected=True)
 
+        since = _since(state, spec, now)
         for item in page.items:
-            outcome = await _apply(session, handler, target, item, run)
-            if outcome is None and item.modified_at is not None:
-                # The watermark must not pass an item that failed: the next run reads it again.
-                hold = run.hold_watermark_before
-                run.hold_watermark_before = item.modified_at if hold is None else min(hold, item.modified_at)
+            if await _apply(session, handler, target, item, run) is None:
+                _hold(run, item.modified_at or since)
             state.run_high_water = _later(state.run_high_water, item.modified_at)
             state.newest_remote_at = _later(state.newest_remote_at, item.modified_at)
         for problem in page.problems:
             _note_problem(run, problem.remote_id, problem.error)
+            # An unreadable record of unknown time holds the watermark where this run started.
+            _hold(run, problem.modified_at or since)
         run.pages += 1
         state.last_run_at = now
 
