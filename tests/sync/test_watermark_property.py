@@ -58,9 +58,11 @@ async def test_failed_fetches_never_advance_the_watermark(
         imported = await world.links_per_case()
         newest_imported = max((times[case] for case in imported), default=None)
         if state.watermark is not None:
-            assert newest_imported is not None and state.watermark <= newest_imported
+            assert newest_imported is not None
+            assert state.watermark <= newest_imported
         if previous is not None:
-            assert state.watermark is not None and state.watermark >= previous
+            assert state.watermark is not None
+            assert state.watermark >= previous
         if step.outcome in ("retry", "failed") and before is not None:
             assert state.watermark == before.watermark
             assert state.page_token == before.page_token or step.outcome == "failed"
