@@ -11,6 +11,7 @@ from typing import Any, cast
 import httpx
 from arq.worker import Worker
 
+import portal.db.models  # noqa: F401  (every mapper, so relationships resolve in a worker process)
 from portal.config import Settings
 from portal.db.engine import make_engine, make_sessionmaker
 from portal.domain.sync.connector import build_runtime

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from portal.config import Settings
 from portal.db.engine import session_scope
-from portal.domain.integrations.models import ConnectionStatus
+from portal.domain.integrations.models import Connection, ConnectionStatus
 from portal.domain.sync import engine
 from portal.domain.sync.models import SyncRun
 from portal.integrations.base import RemoteItem
@@ -62,7 +63,7 @@ async def test_a_case_indexed_late_inside_the_overlap_is_imported_exactly_once(
     assert watermark is not None
 
     # Appears now, stamped two minutes *before* the watermark (the overlap is five minutes).
-    late = world.case("Late", modified_at=watermark - engine.timedelta(minutes=2))
+    late = world.case("Late", modified_at=watermark - timedelta(minutes=2))
     await world.run_to_end()
     await world.run_to_end()
     counts = await world.links_per_case()
@@ -130,7 +131,7 @@ async def test_an_item_that_cannot_be_applied_is_recorded_and_holds_the_watermar
 async def test_mandatory_mappings_missing_means_no_run(settings: Settings, sessionmaker) -> None:
     world = await make_world(settings, sessionmaker)
     async with session_scope(sessionmaker) as session:
-        connection = await session.get(engine.Connection, world.connection_id)
+        connection = await session.get(Connection, world.connection_id)
         assert connection is not None
         connection.mappings = {}
     world.case("Waiting", modified_at=ago(world.state, minutes=5))

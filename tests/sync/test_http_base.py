@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from typing import Any
 
 import httpx
 import pytest
@@ -61,11 +62,11 @@ async def no_sleep(seconds: float) -> None:
 sleeps: list[float] = []
 
 
-def make(handler: httpx.MockTransport, **kwargs: object) -> tuple[VendorHttp, Collect]:
+def make(handler: httpx.MockTransport, **kwargs: Any) -> tuple[VendorHttp, Collect]:
     recorder = Collect()
     http = VendorHttp(
         httpx.AsyncClient(transport=handler), "https://vendor.test/api/", recorder=recorder, sleep=no_sleep, **kwargs
-    )  # type: ignore[arg-type]
+    )
     return http, recorder
 
 

@@ -48,7 +48,7 @@ async def test_failed_fetches_never_advance_the_watermark(
         before = await world.maybe_state()
         if fault is not None:
             kind, where = fault
-            options = {"body": {}} if kind == "malformed" else {}
+            options: dict[str, object] = {"body": {}} if kind == "malformed" else {}
             if where == "list":
                 world.state.faults.add(kind, path_prefix=list_prefix, method="GET", count=1, **options)
             else:
