@@ -22,7 +22,9 @@ MANIFEST = Manifest(
         ConfigField("comments_only", "Only import comments", FieldKind.BOOLEAN, hint="Never create tickets."),
     ),
     mapping_fields=(
-        ConfigField("ticket_type", "Ticket type for cases", FieldKind.CHOICE, required=True, choices_from="ticket_types"),
+        ConfigField(
+            "ticket_type", "Ticket type for cases", FieldKind.CHOICE, required=True, choices_from="ticket_types"
+        ),
         ConfigField("priority_high", "Priority for high severity", FieldKind.CHOICE, choices_from="priorities"),
         ConfigField("priority_medium", "Priority for medium severity", FieldKind.CHOICE, choices_from="priorities"),
         ConfigField("priority_low", "Priority for low severity", FieldKind.CHOICE, choices_from="priorities"),
@@ -30,7 +32,7 @@ MANIFEST = Manifest(
     entities=(EntitySpec("cases", "Cases", default_minutes=15, first_sync_days=7, overlap_seconds=300),),
     oauth=OAuthSpec(
         authorize_path="/oauth/authorize",
-        token_path="/oauth/token",
+        token_path="/oauth/token",  # noqa: S106  (a URL path, not a password)
         scopes=("openid", "cases.read", "cases.write", "offline_access"),
         base_key="login_url",
         openid=True,

@@ -1,0 +1,100 @@
+"""The knobs every emulator shares, and the middleware that applies them to each request."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from portal.integrations.emulation.clock import EmulatorClock
+from portal.integrations.emulation.faults import ErrorBody, FaultAnswer, FaultRegistry, fault_answer
+from portal.integrations.emulation.recording import RecordedRequest, RequestLog
+
+ADMIN_PREFIX = "/_emulator"
+
+
+def default_error_body(status: int, code: str, message: str) -> dict[str, dict[str, str]]:
+    """The Microsoft-style error shape ({"error": {"code", "message"}}) most vendors use."""
+    return {"error": {"code": code, "message": message}}
+
+
+@dataclass
+class EmulatorControl:
+    clock: EmulatorClock = field(default_factory=EmulatorClock)
+    faults: FaultRegistry = field(default_factory=FaultRegistry)
+    requests: RequestLog = field(default_factory=RequestLog)
+    error_body: ErrorBody = default_error_body
+
+    def reset(self) -> None:
+        self.faults.clear()
+        self.requests.clear()
+
+
+def _auth_scheme(scope: Scope) -> str:
+    for name, value in scope.get("headers", []):
+        if name.lower() == b"authorization":
+            return value.split(b" ", 1)[0].decode("latin-1").lower()
+    return ""
+
+
+async def _send_answer(send: Send, answer: FaultAnswer) -> None:
+    body = json.dumps(answer.body).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    headers += [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in answer.headers.items()]
+    await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+class EmulatorMiddleware:
+    """Records each request and, when a fault plan applies, answers with the fault instead.
+
+    The admin routes are exempt from both: driving the emulator must never be spoiled by the
+    faults it is told to inject, nor clutter the log of what the system under test did.
+    """
+
+    def __init__(self, app: ASGIApp, control: EmulatorControl) -> None:
+        self.app = app
+        self.control = control
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = str(scope.get("path", ""))
+        if scope["type"] != ScopeType.HTTP or path.startswith(ADMIN_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        method = str(scope.get("method", "GET")).upper()
+        status: int | None = None
+        fault = ""
+        plan = self.control.faults.take(method, path)
+        try:
+            if plan is not None:
+                fault = plan.kind.value
+                answer = fault_answer(plan, self.control.error_body)
+                if answer is not None:
+                    status = answer.status
+                    await _send_answer(send, answer)
+                    return
+                await asyncio.sleep(plan.seconds)
+
+            async def remember_status(message: Message) -> None:
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                await send(message)
+
+            await self.app(scope, receive, remember_status)
+        finally:
+            query = scope.get("query_string", b"")
+            self.control.requests.add(
+                RecordedRequest(
+                    at=self.control.clock.now(),
+                    method=method,
+                    path=path,
+                    query=query.decode("latin-1") if isinstance(query, bytes) else str(query),
+                    status=status,
+                    auth=_auth_scheme(scope),
+                    fault=fault,
+                )
+            )
