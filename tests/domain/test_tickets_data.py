@@ -19,6 +19,7 @@ from portal.domain.access import Scope
 from portal.domain.accounts.models import Role, User, UserClient
 from portal.domain.assets.models import Asset, AssetType
 from portal.domain.clients.models import Client, Site
+from portal.domain.integrations.models import Connection
 from portal.domain.links.models import ExternalLink
 from portal.domain.tickets.models import ActionKind, Priority, Status, Ticket, TicketAction, TicketSource, TicketType
 
@@ -138,8 +139,11 @@ async def insert_ticket(
 
 
 async def link_ticket(session: AsyncSession, ticket: Ticket, remote_id: str = "INC-42") -> ExternalLink:
+    connection = Connection(vendor="acme", name=f"Linked {uuid.uuid4().hex[:8]}")
+    session.add(connection)
+    await session.flush()
     link = ExternalLink(
-        connection_id=uuid.uuid4(),
+        connection_id=connection.id,
         local_type="ticket",
         local_id=ticket.id,
         remote_type="incident",

@@ -31,6 +31,7 @@ class ActionKind(enum.StrEnum):
     NOTE = "note"
     STATUS_CHANGE = "status_change"
     PRIORITY_CHANGE = "priority_change"
+    DETAILS_CHANGE = "details_change"
     ASSIGNMENT = "assignment"
     CLOSURE = "closure"
     REOPEN = "reopen"
@@ -136,7 +137,8 @@ class TicketAction(UUIDPrimaryKey, Timestamps, Base):
     __tablename__ = "ticket_actions"
     __table_args__ = (
         CheckConstraint(
-            "kind IN ('note', 'status_change', 'priority_change', 'assignment', 'closure', 'reopen', 'created')",
+            "kind IN ('note', 'status_change', 'priority_change', 'details_change', 'assignment', 'closure', 'reopen', "
+            "'created')",
             name="kind_known",
         ),
         CheckConstraint("visibility IN ('internal', 'external')", name="visibility_known"),

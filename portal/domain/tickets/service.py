@@ -464,6 +464,44 @@ async def change_status(
     return action
 
 
+async def update_details(
+    session: AsyncSession,
+    access: Scope,
+    ticket_id: uuid.UUID,
+    *,
+    summary: str | None = None,
+    details: str | None = None,
+    external_author: str | None = None,
+) -> TicketAction | None:
+    """Change the summary and/or details (an import follows the source's edits); None if nothing changed."""
+    ticket = await _load_for_change(session, access, ticket_id)
+    errors: dict[str, str] = {}
+    new_summary = ticket.summary if summary is None else summary.strip()
+    new_details = ticket.details if details is None else details.strip()
+    if not new_summary:
+        errors["summary"] = "Give the ticket a summary."
+    elif len(new_summary) > MAX_SUMMARY:
+        errors["summary"] = f"Use at most {MAX_SUMMARY} characters."
+    if len(new_details) > MAX_BODY:
+        errors["details"] = f"Use at most {MAX_BODY} characters."
+    if errors:
+        raise ValidationError(errors)
+    changed: dict[str, list[Any]] = {}
+    if new_summary != ticket.summary:
+        changed["summary"] = [ticket.summary, new_summary]
+        ticket.summary = new_summary
+    if new_details != ticket.details:
+        changed["details"] = ["(previous text)", "(new text)"]  # the timeline shows that it changed, not both texts
+        ticket.details = new_details
+    if not changed:
+        return None
+    action = _record_action(
+        session, access, ticket, ActionKind.DETAILS_CHANGE, changes=changed, external_author=external_author
+    )
+    await session.flush()
+    return action
+
+
 async def change_priority(
     session: AsyncSession, access: Scope, ticket_id: uuid.UUID, priority_id: uuid.UUID
 ) -> TicketAction | None:

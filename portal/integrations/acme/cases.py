@@ -163,7 +163,7 @@ class CasesHandler:
                 if priority_id is not None:
                     await tickets.change_priority(session, ACME, ticket_id, priority_id)
             if "content" in changed:
-                await _note_content_change(session, ticket_id, case)
+                await _follow_content(session, ticket_id, case)
             if "status" in changed:
                 await _follow_status(session, ticket_id, case)
         _remember(link, case, current)
@@ -242,12 +242,15 @@ async def _import_comments(
         )
 
 
-async def _note_content_change(session: AsyncSession, ticket_id: uuid.UUID, case: CaseRecord) -> None:
-    # The ticket service has no way to edit a summary or details yet; say what changed instead.
-    body = f"The case's title or description changed in Acme.\n\nTitle: {case.title}"
-    if case.description.strip():
-        body += f"\n\n{case.description.strip()}"
-    await tickets.add_note(session, ACME, ticket_id, body[: mapping.MAX_TEXT], external_author=AUTHOR)
+async def _follow_content(session: AsyncSession, ticket_id: uuid.UUID, case: CaseRecord) -> None:
+    await tickets.update_details(
+        session,
+        ACME,
+        ticket_id,
+        summary=mapping.summary(case),
+        details=mapping.details(case),
+        external_author=AUTHOR,
+    )
 
 
 async def _follow_status(session: AsyncSession, ticket_id: uuid.UUID, case: CaseRecord) -> None:

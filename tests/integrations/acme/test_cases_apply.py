@@ -311,7 +311,7 @@ async def test_a_closure_socdesk_cannot_make_alone_leaves_a_note_once(sessionmak
     assert await sync_one(sessionmaker, world, MALWARE) == Applied.UNCHANGED
 
 
-async def test_a_title_change_is_noted_once(sessionmaker, acme) -> None:
+async def test_a_title_change_updates_the_ticket_once(sessionmaker, acme) -> None:
     world = await build_world(sessionmaker, acme)
     await sync_all(sessionmaker, world)
     acme.state.clock.advance(60)
@@ -320,10 +320,13 @@ async def test_a_title_change_is_noted_once(sessionmaker, acme) -> None:
     acme.state.clock.advance(60)
     acme.state.add_comment(acme.state.case(ROLE), body="Guest removed.", author="analyst@acme.test")
     assert await sync_one(sessionmaker, world, ROLE) == Applied.UPDATED
-    notes = [a.body for a in await actions_of(sessionmaker, await ticket_for(sessionmaker, ROLE)) if a.kind == "note"]
-    assert len(notes) == 2
-    assert "Title: Global admin role assigned to a guest" in notes[0]
-    assert notes[1] == "Guest removed."
+    ticket = await ticket_for(sessionmaker, ROLE)
+    assert ticket.summary.endswith("Global admin role assigned to a guest")
+    actions = await actions_of(sessionmaker, ticket)
+    [change] = [a for a in actions if a.kind == "details_change"]
+    assert change.external_author == "Acme"
+    assert change.changes["summary"][1].endswith("Global admin role assigned to a guest")
+    assert [a.body for a in actions if a.kind == "note"] == ["Guest removed."]
 
 
 async def test_comments_only_imports_comments_but_not_changes(sessionmaker, acme) -> None:
