@@ -1,7 +1,8 @@
 """Sweeps over every route the app serves, so a new route cannot forget scoping or CSRF.
 
-- Every route that takes a client-owned id (client, site, asset, ticket), page or API, called by
-  a user limited to another client, answers 404: the object might as well not exist.
+- Every route that takes a client-owned id (client, site, asset, ticket, and the integration records
+  of a client: its connection link, sync state, sync run and outbox message), page or API, called
+  by a user limited to another client, answers 404: the object might as well not exist.
 - Every unsafe page route refuses a request without a CSRF token; every API route refuses a
   request without a bearer token.
 """
@@ -23,10 +24,12 @@ from portal.domain.accounts.models import Role, User, UserClient
 from portal.domain.accounts.tokens import create_token
 from portal.domain.assets.models import Asset, AssetType
 from portal.domain.clients.models import Client, Site
+from portal.domain.integrations.models import ClientLink, Connection
+from portal.domain.sync.models import OutboxMessage, SyncRun, SyncState
 from portal.domain.tickets.models import Ticket, TicketType
 from tests.conftest import csrf_token, sign_in
 
-CLIENT_OWNED = {"client_id", "site_id", "asset_id", "ticket_id"}
+CLIENT_OWNED = {"client_id", "site_id", "asset_id", "ticket_id", "link_id", "state_id", "run_id", "message_id"}
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 # Request bodies that pass validation, so the scope check (not the schema) decides the answer.
 API_BODIES: dict[tuple[str, str], dict[str, Any]] = {
@@ -41,6 +44,10 @@ class Estate:
     site: Site
     asset: Asset
     ticket: Ticket
+    link: ClientLink
+    state: SyncState
+    run: SyncRun
+    message: OutboxMessage
 
 
 async def _estate(session: Any, name: str) -> Estate:
@@ -65,8 +72,29 @@ async def _estate(session: Any, name: str) -> Estate:
         summary=f"{name} incident",
     )
     session.add(ticket)
+    # The client's side of an integration: its link to a connection and that link's sync records.
+    connection = Connection(vendor="acme", name=f"{name} connection")
+    session.add(connection)
     await session.flush()
-    return Estate(client, site, asset, ticket)
+    link = ClientLink(connection_id=connection.id, client_id=client.id, remote_scope=name)
+    session.add(link)
+    await session.flush()
+    state = SyncState(connection_id=connection.id, client_link_id=link.id, entity="cases")
+    run = SyncRun(
+        connection_id=connection.id,
+        client_link_id=link.id,
+        entity="cases",
+        trigger="schedule",
+        outcome="partial",
+        problems=[{"remote_id": "probe", "error": "probe"}],
+    )
+    message = OutboxMessage(
+        connection_id=connection.id, ticket_id=ticket.id, operation="comment", remote_type="case", remote_id="1",
+        status="failed",
+    )  # fmt: skip
+    session.add_all([state, run, message])
+    await session.flush()
+    return Estate(client, site, asset, ticket, link, state, run, message)
 
 
 def _routes(app: Litestar) -> list[tuple[str, str]]:
@@ -87,6 +115,10 @@ def _fill(path: str, estate: Estate) -> str:
         "site_id": estate.site.id,
         "asset_id": estate.asset.id,
         "ticket_id": estate.ticket.id,
+        "link_id": estate.link.id,
+        "state_id": estate.state.id,
+        "run_id": estate.run.id,
+        "message_id": estate.message.id,
     }
     return re.sub(r"\{(\w+):[^}]+\}", lambda match: str(values.get(match.group(1), uuid.uuid4())), path)
 
@@ -146,6 +178,9 @@ async def test_every_unsafe_route_needs_csrf_or_a_token(
             continue
         response = await client.request(method, _fill(template, estate), data={"field": "value"})
         expected = 401 if template.startswith("/api/") else 403
+        if template.startswith("/hooks/"):
+            # Webhooks carry a vendor signature instead; unsigned, they are refused (unknown connection: 404).
+            expected = response.status_code if response.status_code in (401, 404) else 401
         outcome = refused if response.status_code == expected else accepted
         outcome.append(f"{method} {template} -> {response.status_code}")
     assert accepted == [], accepted
