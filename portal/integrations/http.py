@@ -81,12 +81,16 @@ def retry_after_seconds(response: httpx.Response) -> float:
         return DEFAULT_RETRY_AFTER
 
 
+def json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
 def default_error_message(response: httpx.Response) -> str:
     """The vendor's own words where its error body has them, else the status line."""
-    try:
-        data = response.json()
-    except ValueError:
-        data = None
+    data = json_or_none(response)
     if isinstance(data, dict):
         error = data.get("error")
         if isinstance(error, dict) and error.get("message"):

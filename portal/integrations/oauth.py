@@ -42,7 +42,7 @@ from portal.domain.integrations.models import Connection, ConnectionStatus
 from portal.domain.integrations.secrets import SecretBox
 from portal.integrations.base import ConnectionView
 from portal.integrations.errors import ReauthRequired, Unavailable, VendorError
-from portal.integrations.http import RequestRecorder, VendorHttp, default_error_message
+from portal.integrations.http import RequestRecorder, VendorHttp, default_error_message, json_or_none
 from portal.integrations.manifest import Manifest, OAuthSpec
 
 CALLBACK_PATH = "/authcallback"
@@ -232,10 +232,7 @@ def unverified_claims(id_token: str) -> dict[str, Any]:
 
 def _describe_token_error(response: httpx.Response) -> str:
     """``error: description`` so a refused grant can be told from other failures (see :func:`_oauth_error`)."""
-    try:
-        data = response.json()
-    except ValueError:
-        data = None
+    data = json_or_none(response)
     if isinstance(data, dict) and isinstance(data.get("error"), str):
         description = str(data.get("error_description") or "").strip()
         return f"{data['error']}: {description}" if description else str(data["error"])

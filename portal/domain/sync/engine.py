@@ -102,6 +102,29 @@ def _note_problem(run: SyncRun, remote_id: str, error: str) -> None:
         run.problems = [*run.problems, {"remote_id": remote_id, "error": error[:1000]}]
 
 
+async def _start_run(
+    session: AsyncSession,
+    connection_id: uuid.UUID,
+    link_id: uuid.UUID | None,
+    entity: str,
+    trigger: SyncTrigger,
+    user_id: uuid.UUID | None,
+    now: datetime,
+) -> SyncRun:
+    run = SyncRun(
+        connection_id=connection_id,
+        client_link_id=link_id,
+        entity=entity,
+        trigger=trigger.value,
+        triggered_by_id=user_id,
+        started_at=now,
+        problems=[],
+    )
+    session.add(run)
+    await session.flush()
+    return run
+
+
 def _hold(run: SyncRun, moment: datetime) -> None:
     """The watermark must not pass an item that failed: the next run reads it again."""
     hold = run.hold_watermark_before
@@ -164,17 +187,7 @@ async def advance(
             )
             return Step("failed", run_id=run.id if run else None, message=state.last_error)
         if run is None:
-            run = SyncRun(
-                connection_id=connection_id,
-                client_link_id=link_id,
-                entity=entity,
-                trigger=trigger.value,
-                triggered_by_id=user_id,
-                started_at=now,
-                problems=[],
-            )
-            session.add(run)
-            await session.flush()
+            run = await _start_run(session, connection_id, link_id, entity, trigger, user_id, now)
             state.run_id, state.page_token, state.run_high_water = run.id, None, None
 
         opened = open_connection(runtime, connection)
@@ -279,19 +292,8 @@ async def sync_item(
         spec = manifest.entity(entity)
         if manifest.missing_mappings(connection.mappings):
             return Step("skipped", message="The connection's mandatory mappings are not set.")
-        now = utcnow()
-        run = SyncRun(
-            connection_id=connection_id,
-            client_link_id=link_id,
-            entity=entity,
-            trigger=trigger.value,
-            triggered_by_id=user_id,
-            started_at=now,
-            problems=[],
-            pages=1,
-        )
-        session.add(run)
-        await session.flush()
+        run = await _start_run(session, connection_id, link_id, entity, trigger, user_id, utcnow())
+        run.pages = 1
         opened = open_connection(runtime, connection)
         handler = opened.vendor.entities[entity]
         target = SyncTarget(connection=opened.view, link=link_view(link) if link else None, entity=spec, run_id=run.id)
