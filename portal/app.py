@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import httpx
 from advanced_alchemy.extensions.litestar import (
     AsyncSessionConfig,
     SQLAlchemyAsyncConfig,
@@ -74,10 +75,16 @@ def _services_lifespan(settings: Settings, alchemy: SQLAlchemyAsyncConfig):  # t
         redis = Redis.from_url(urls.redis_url)
         queue = await JobQueue.connect(urls.redis_url)
         app.stores.register("sessions", RedisStore(redis, namespace="socdesk:session"), allow_override=True)
-        app.state.update(service_urls=urls, redis=redis, queue=queue)
+        # One outbound client for vendor calls (OAuth token exchange, connection tests): pooled
+        # connections. Tests route it to a vendor emulator by setting app.state.http_transport.
+        http_client = httpx.AsyncClient(
+            transport=app.state.get("http_transport"), timeout=httpx.Timeout(30.0, connect=10.0)
+        )
+        app.state.update(service_urls=urls, redis=redis, queue=queue, http_client=http_client)
         try:
             yield
         finally:
+            await http_client.aclose()
             await queue.close()
             await redis.aclose()
             await engine.dispose()

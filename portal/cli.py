@@ -258,6 +258,25 @@ def keys_rotate(settings: Settings) -> None:
 
 
 @main.command()
+@click.argument("vendor")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8100, show_default=True, type=int, help="Port to listen on.")
+def emulate(vendor: str, host: str, port: int) -> None:
+    """Serve a vendor emulator (e.g. acme): its API, sign-in and /_emulator admin routes."""
+    from portal.integrations.emulation.app import serve
+    from portal.integrations.emulation.catalog import EMULATORS
+
+    if vendor not in EMULATORS:
+        raise click.ClickException(f"no emulator for {vendor!r}; available: {', '.join(sorted(EMULATORS))}")
+    app, _ = EMULATORS[vendor]()
+    click.echo(f"\n  {vendor} emulator on http://{host}:{port}/ (API and sign-in; admin under /_emulator)\n")
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        click.echo("  warning: /_emulator admin routes have no authentication; keep this off shared networks\n")
+    sys.stdout.flush()
+    serve(app, host=host, port=port)
+
+
+@main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
 @settings_options

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 from litestar import Request
 from litestar.datastructures import State
 from litestar.di import Provide
 from redis.asyncio import Redis
 
 from portal.config import Settings
+from portal.db.engine import make_sessionmaker
 from portal.domain.access import Scope
 from portal.domain.accounts.models import User
 from portal.domain.accounts.throttle import LoginThrottle, ThrottleLimits
 from portal.domain.integrations.secrets import SecretBox
+from portal.domain.sync.connector import SyncRuntime, build_runtime
 from workers.queue import JobQueue
 
 
@@ -41,6 +44,24 @@ def provide_secret_box(state: State) -> SecretBox:
     return box
 
 
+def provide_vendor_http_client(state: State) -> httpx.AsyncClient:
+    """The web process's shared client for calls to vendors (made in the app lifespan)."""
+    client: httpx.AsyncClient = state.http_client
+    return client
+
+
+def provide_sync_runtime(state: State) -> SyncRuntime:
+    """The sync engine's runtime for the web process (Test connection, OAuth token calls), built once.
+
+    Its request log writes in its own transactions, so it has its own sessionmaker on the app's engine.
+    """
+    runtime: SyncRuntime | None = state.get("sync_runtime")
+    if runtime is None:
+        runtime = build_runtime(state.settings, make_sessionmaker(state.alchemy_config.get_engine()), state.http_client)
+        state.sync_runtime = runtime
+    return runtime
+
+
 def provide_login_throttle(state: State) -> LoginThrottle:
     settings: Settings = state.settings
     limits = ThrottleLimits(
@@ -65,5 +86,7 @@ DEPENDENCIES: dict[str, Any] = {
     "redis": Provide(provide_redis, sync_to_thread=False),
     "queue": Provide(provide_queue, sync_to_thread=False),
     "login_throttle": Provide(provide_login_throttle, sync_to_thread=False),
+    "vendor_http_client": Provide(provide_vendor_http_client, sync_to_thread=False),
     "secret_box": Provide(provide_secret_box, sync_to_thread=False),
+    "sync_runtime": Provide(provide_sync_runtime, sync_to_thread=False),
 }

@@ -11,8 +11,11 @@ from portal.web.controllers.auth import AuthController
 from portal.web.controllers.clients import ClientController
 from portal.web.controllers.dashboard import DashboardController
 from portal.web.controllers.health import HealthController
+from portal.web.controllers.integrations import IntegrationsController
+from portal.web.controllers.oauth import OAuthController
 from portal.web.controllers.profile import ProfileController
 from portal.web.controllers.settings import SettingsController
+from portal.web.controllers.sync_health import SyncHealthController
 from portal.web.controllers.tickets import TicketController
 from portal.web.controllers.webhooks import WebhookController
 
@@ -23,8 +26,11 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     TicketController,
     ClientController,
     AssetController,
+    IntegrationsController,
+    SyncHealthController,
     SettingsController,
     ProfileController,
+    OAuthController,
     WebhookController,
     ApiDocsController,
     api_router,

@@ -122,10 +122,8 @@ async def get_link(session: AsyncSession, access: Scope, link_id: uuid.UUID) -> 
 # ---------------------------------------------------------------- changing
 
 
-async def _apply_input(
-    session: AsyncSession, link: ClientLink, manifest: Manifest, data: LinkInput
-) -> None:
-    """Validate ``data`` and write it onto ``link``, or raise the field errors."""
+async def _checked(session: AsyncSession, manifest: Manifest, link: ClientLink, data: LinkInput) -> dict[str, Any]:
+    """The link's new column values from ``data``, or the field errors; ``link`` is not touched."""
     checked = validate(manifest.client_fields, data.settings)
     errors = dict(checked.errors)
     remote_scope = data.remote_scope.strip() or default_remote_scope(manifest, checked.values)
@@ -140,32 +138,37 @@ async def _apply_input(
             errors["site_id"] = "Choose one of this client's sites."
     if errors:
         raise ValidationError(errors)
-    link.site_id = data.site_id
-    link.remote_scope = remote_scope
-    link.remote_name = remote_name
-    link.settings = checked.values  # client fields are never secret: they are stored as plain JSON
-
-
-async def _flush_link(session: AsyncSession) -> None:
-    """Flush in a savepoint: the unique (connection, client, remote scope) becomes a field error, not a 500."""
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError as exc:
-        raise ValidationError({"remote_scope": DUPLICATE_LINK}, message=DUPLICATE_LINK) from exc
-
-
-async def _refuse_duplicate(session: AsyncSession, link: ClientLink) -> None:
     clash = await session.scalar(
         select(ClientLink.id).where(
             ClientLink.connection_id == link.connection_id,
             ClientLink.client_id == link.client_id,
-            ClientLink.remote_scope == link.remote_scope,
+            ClientLink.remote_scope == remote_scope,
             ClientLink.id != link.id,
         )
     )
     if clash is not None:
         raise ValidationError({"remote_scope": DUPLICATE_LINK}, message=DUPLICATE_LINK)
+    # Client fields are never secret: they are stored as plain JSON.
+    return {
+        "site_id": data.site_id,
+        "remote_scope": remote_scope,
+        "remote_name": remote_name,
+        "settings": checked.values,
+    }
+
+
+def _assign(link: ClientLink, values: dict[str, Any]) -> None:
+    for key, value in values.items():
+        setattr(link, key, value)
+
+
+async def _flush_link(session: AsyncSession) -> None:
+    """Flush in a savepoint: a concurrent duplicate (connection, client, remote scope) is a field error, not a 500."""
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as exc:
+        raise ValidationError({"remote_scope": DUPLICATE_LINK}, message=DUPLICATE_LINK) from exc
 
 
 async def add_link(
@@ -174,9 +177,9 @@ async def add_link(
     access.require_admin()
     connection = await get_connection(session, access, connection_id)
     client = await get_client(session, access, client_id)
-    link = ClientLink(id=uuid.uuid4(), connection_id=connection.id, client_id=client.id, enabled=True)
-    await _apply_input(session, link, manifest_of(connection), data)
-    await _refuse_duplicate(session, link)
+    # The client is attached too, so callers can name it without a lazy load (not possible in async).
+    link = ClientLink(id=uuid.uuid4(), connection_id=connection.id, client_id=client.id, client=client, enabled=True)
+    _assign(link, await _checked(session, manifest_of(connection), link, data))
     session.add(link)
     await _flush_link(session)
     await _audit(session, access, "integration.link.create", link, _label(connection, client, link), None)
@@ -187,9 +190,7 @@ async def update_link(session: AsyncSession, access: Scope, link_id: uuid.UUID, 
     access.require_admin()
     link = await get_link(session, access, link_id)
     before = _snapshot(link)
-    await _apply_input(session, link, manifest_of(link.connection), data)
-    with session.no_autoflush:  # the clash check must not flush the very change it checks
-        await _refuse_duplicate(session, link)
+    _assign(link, await _checked(session, manifest_of(link.connection), link, data))
     await _flush_link(session)
     await _audit(session, access, "integration.link.update", link, _label(link.connection, link.client, link), before)
     return link
@@ -222,3 +223,14 @@ async def remove_link(session: AsyncSession, access: Scope, link_id: uuid.UUID) 
     await session.delete(link)
     await session.flush()
     return link
+
+
+async def site_choices(session: AsyncSession, access: Scope) -> dict[uuid.UUID, list[Site]]:
+    """The sites a link may file records under, by client (main site first)."""
+    sites = await session.scalars(
+        select(Site).where(access.clients(Site.client_id)).order_by(Site.is_main.desc(), func.lower(Site.name))
+    )
+    grouped: dict[uuid.UUID, list[Site]] = {}
+    for site in sites.all():
+        grouped.setdefault(site.client_id, []).append(site)
+    return grouped

@@ -31,14 +31,14 @@ from portal.domain.tickets.models import Priority, Status, TicketType
 from portal.integrations.catalog import MANIFESTS
 from portal.integrations.catalog import manifest as manifest_for
 from portal.integrations.manifest import ConfigField, Manifest, validate
+from portal.integrations.oauth import has_tokens
 
 WEBHOOK_SECRET = "webhook_secret"  # noqa: S105  (the key under which the secret is stored, not a secret)
 MAX_NAME = 120
 MIN_MINUTES, MAX_MINUTES = 1, 1440
-SECRET_CHANGED = "changed"
-SECRET_HIDDEN = "(hidden)"
-# OAuth token keys the authorisation flow stores among the secrets: any of them means "signed in".
-OAUTH_TOKEN_KEYS = ("refresh_token", "access_token")
+# What the audit log says of a secret: that it changed, never what it was or became.
+SECRET_CHANGED = "changed"  # noqa: S105
+SECRET_HIDDEN = "(hidden)"  # noqa: S105
 
 Choices = dict[str, list[tuple[str, str]]]
 
@@ -80,10 +80,6 @@ def stored_secrets(box: SecretBox, connection: Connection) -> dict[str, Any]:
     return box.open(connection.secrets_ciphertext)
 
 
-def has_oauth_tokens(secrets: Mapping[str, Any]) -> bool:
-    return any(secrets.get(key) for key in OAUTH_TOKEN_KEYS)
-
-
 # ---------------------------------------------------------------- audit views (never a secret value)
 
 
@@ -94,7 +90,7 @@ def _audit_view(connection: Connection) -> dict[str, Any]:
 def _secret_marks(keys: Iterable[str]) -> tuple[dict[str, str], dict[str, str]]:
     """Before/after entries for secrets that changed: the fact of the change, never a value."""
     keys = list(keys)
-    return {key: SECRET_HIDDEN for key in keys}, {key: SECRET_CHANGED for key in keys}
+    return dict.fromkeys(keys, SECRET_HIDDEN), dict.fromkeys(keys, SECRET_CHANGED)
 
 
 async def _audit(
@@ -232,7 +228,7 @@ async def set_connection_enabled(
         connection.status, connection.status_message = ConnectionStatus.DISABLED.value, ""
     elif connection.status == ConnectionStatus.DISABLED.value:
         manifest = manifest_of(connection)
-        if manifest.oauth is not None and not has_oauth_tokens(stored_secrets(box, connection)):
+        if manifest.oauth is not None and not has_tokens(stored_secrets(box, connection)):
             connection.status, connection.status_message = _initial_status(manifest)
         else:
             connection.status, connection.status_message = ConnectionStatus.CONNECTED.value, ""
@@ -355,9 +351,7 @@ async def update_schedules(
 # ---------------------------------------------------------------- webhook secret
 
 
-async def rotate_webhook_secret(
-    session: AsyncSession, access: Scope, box: SecretBox, connection_id: uuid.UUID
-) -> str:
+async def rotate_webhook_secret(session: AsyncSession, access: Scope, box: SecretBox, connection_id: uuid.UUID) -> str:
     """A new webhook signing secret, stored encrypted and returned this once (to paste into the vendor)."""
     connection = await get_connection(session, access, connection_id)
     if not manifest_of(connection).webhook:

@@ -13,6 +13,7 @@ from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal.db.base import utcnow
 from portal.domain.access import Scope
 from portal.domain.assets.service import create_asset
 from portal.domain.clients.service import (
@@ -29,8 +30,13 @@ from portal.domain.clients.service import (
     update_site,
 )
 from portal.domain.errors import ValidationError
+from portal.domain.integrations.client_links import add_link
+from portal.domain.integrations.service import get_connection, list_connections, manifest_of
+from portal.domain.sync.health import client_link_health
 from portal.web.controllers.assets import AssetFilters, AssetForm, asset_list_context
-from portal.web.forms import texts
+from portal.web.controllers.integrations_forms import link_input, site_options
+from portal.web.controllers.settings_forms import typed_values, uuid_or_none
+from portal.web.forms import text, texts
 from portal.web.guards import requires_admin
 from portal.web.pages import is_htmx, page
 
@@ -382,6 +388,44 @@ class ClientController(Controller):
     ) -> Template:
         return await self._tab(request, db_session, access, client_id, "tickets")
 
+    async def _integrations(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: AsyncSession,
+        access: Scope,
+        client_id: uuid.UUID,
+        *,
+        chosen_id: uuid.UUID | None = None,
+        values: dict[str, str] | None = None,
+        errors: dict[str, str] | None = None,
+        status_code: int = 200,
+    ) -> Template:
+        links = await client_link_health(db_session, access, client_id)
+        linking: dict[str, Any] = {}
+        if access.is_admin:
+            connections = await list_connections(db_session, access)
+            chosen = next((connection for connection in connections if connection.id == chosen_id), None)
+            sites = await list_sites(db_session, access, client_id)
+            linking = {
+                "connections": connections,
+                "chosen": chosen,
+                "chosen_manifest": manifest_of(chosen) if chosen else None,
+                "site_options": site_options(row.site for row in sites),
+            }
+        return await self._tab(
+            request,
+            db_session,
+            access,
+            client_id,
+            "integrations",
+            status_code=status_code,
+            links=links,
+            now=utcnow(),
+            values=values or {},
+            errors=errors or {},
+            **linking,
+        )
+
     @get("/{client_id:uuid}/integrations", name="client_integrations")
     async def integrations(
         self,
@@ -389,5 +433,38 @@ class ClientController(Controller):
         db_session: NamedDependency[AsyncSession],
         access: NamedDependency[Scope],
         client_id: FromPath[uuid.UUID],
+        connection: FromQuery[str | None] = None,
     ) -> Template:
-        return await self._tab(request, db_session, access, client_id, "integrations")
+        chosen_id = uuid_or_none(connection) if connection else None
+        return await self._integrations(request, db_session, access, client_id, chosen_id=chosen_id)
+
+    @post("/{client_id:uuid}/integrations", name="client_integration_link", guards=[requires_admin])
+    async def link_integration(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        access: NamedDependency[Scope],
+        client_id: FromPath[uuid.UUID],
+    ) -> Template | Redirect:
+        client = await get_client(db_session, access, client_id)  # out of scope: 404 before the form is read
+        form = await request.form()
+        connection_id = uuid_or_none(text(form, "connection_id"))
+        if connection_id is None:
+            errors = {"connection_id": "Choose a connection."}
+            return await self._integrations(request, db_session, access, client.id, errors=errors, status_code=422)
+        connection = await get_connection(db_session, access, connection_id)
+        try:
+            await add_link(db_session, access, connection.id, client.id, link_input(form, manifest_of(connection)))
+        except ValidationError as exc:
+            return await self._integrations(
+                request,
+                db_session,
+                access,
+                client.id,
+                chosen_id=connection.id,
+                values=typed_values(form),
+                errors=exc.fields,
+                status_code=422,
+            )
+        flash(request, f"{client.name} linked to “{connection.name}”.", category="success")
+        return Redirect(path=f"/clients/{client.id}/integrations", status_code=303)

@@ -13,21 +13,19 @@ from typing import Any
 
 import httpx
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.config import Settings
-from portal.db.engine import make_sessionmaker
 from portal.domain.access import Scope
 from portal.domain.accounts.models import User
 from portal.domain.audit.service import record
 from portal.domain.errors import NotFoundError
 from portal.domain.integrations.models import Connection
 from portal.domain.integrations.secrets import SecretBox, SecretsUnreadable
-from portal.domain.sync.outbound_log import DatabaseRecorder
+from portal.domain.sync.connector import SyncRuntime
 from portal.integrations import oauth
 from portal.integrations.catalog import MANIFESTS
 from portal.web.guards import requires_admin
@@ -38,15 +36,6 @@ PENDING_SESSION_KEY = "oauth_pending"
 
 def connection_path(connection_id: uuid.UUID | str) -> str:
     return f"/integrations/connections/{connection_id}"
-
-
-def outbound_recorder(state: State) -> DatabaseRecorder:
-    """The outbound request log writer of the web process, built once (its own transactions)."""
-    recorder: DatabaseRecorder | None = state.get("outbound_recorder")
-    if recorder is None:
-        recorder = DatabaseRecorder(make_sessionmaker(state.alchemy_config.get_engine()))
-        state.outbound_recorder = recorder
-    return recorder
 
 
 def _failed(
@@ -135,6 +124,7 @@ class OAuthController(Controller):
         access: NamedDependency[Scope],
         secret_box: NamedDependency[SecretBox],
         vendor_http_client: NamedDependency[httpx.AsyncClient],
+        sync_runtime: NamedDependency[SyncRuntime],
     ) -> Response[Any]:
         """The provider's answer: tokens stored and back to the connection, or a page saying what went wrong."""
         params = {key: str(value) for key, value in request.query_params.items()}
@@ -155,7 +145,7 @@ class OAuthController(Controller):
                 pending,
                 params,
                 client=vendor_http_client,
-                recorder=outbound_recorder(request.app.state),
+                recorder=sync_runtime.recorder,
                 manifest=manifest,
                 config=connection.config,
                 client_secret=str(secret_box.open(connection.secrets_ciphertext).get("client_secret") or ""),
