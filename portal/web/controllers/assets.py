@@ -203,7 +203,7 @@ class AssetController(Controller):
         q: FromQuery[str | None] = None,
         status: FromQuery[str | None] = None,
         client: FromQuery[str | None] = None,
-        asset_type: Annotated[str | None, QueryParameter(query="type")] = None,
+        asset_type: Annotated[str | None, QueryParameter(name="type")] = None,
         after: FromQuery[str | None] = None,
     ) -> Template:
         filters = AssetFilters.parse(q=q, status=status, client=client, asset_type=asset_type, after=after)

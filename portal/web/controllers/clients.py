@@ -345,7 +345,7 @@ class ClientController(Controller):
         q: FromQuery[str | None] = None,
         status: FromQuery[str | None] = None,
         site: FromQuery[str | None] = None,
-        asset_type: Annotated[str | None, QueryParameter(query="type")] = None,
+        asset_type: Annotated[str | None, QueryParameter(name="type")] = None,
         after: FromQuery[str | None] = None,
     ) -> Template:
         filters = AssetFilters.parse(q=q, status=status, site=site, asset_type=asset_type, after=after)

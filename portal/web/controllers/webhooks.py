@@ -7,6 +7,7 @@ from typing import Any
 
 from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
+from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.domain.integrations.secrets import SecretBox
@@ -24,7 +25,7 @@ class WebhookController(Controller):
     async def deliver(
         self,
         request: Request[Any, Any, Any],
-        connection_id: uuid.UUID,
+        connection_id: FromPath[uuid.UUID],
         db_session: NamedDependency[AsyncSession],
         secret_box: NamedDependency[SecretBox],
         queue: NamedDependency[JobQueue],
