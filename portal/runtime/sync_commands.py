@@ -6,10 +6,11 @@ import uuid
 from dataclasses import dataclass
 
 import httpx
-from sqlalchemy import or_, select
+from sqlalchemy import String, cast, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
+import portal.db.models  # noqa: F401  (every mapper, so relationships resolve outside the web app)
 from portal.config import Settings
 from portal.db.engine import make_engine, make_sessionmaker, session_scope
 from portal.domain.integrations.models import ClientLink, Connection
@@ -44,7 +45,7 @@ async def _scopes(database_url: str, connection_ref: str, client_ref: str | None
         async with session_scope(make_sessionmaker(engine)) as session:
             connection = await session.scalar(
                 select(Connection)
-                .where(or_(Connection.name == connection_ref, Connection.id.cast(str) == connection_ref))
+                .where(or_(Connection.name == connection_ref, cast(Connection.id, String) == connection_ref))
                 .options(selectinload(Connection.client_links).selectinload(ClientLink.client))
             )
             if connection is None:
