@@ -75,6 +75,14 @@ def _exercise(log_path: Path, process: subprocess.Popen[bytes]) -> int:
         assert dashboard.status_code == 200
         assert "Operations dashboard" in dashboard.text
         print(f"signed in as {email}: dashboard served")
+        # The demo's Acme connection syncs on its own: its cases become tickets within a minute.
+        deadline = time.monotonic() + 90
+        while "Impossible travel" not in (queue := client.get("/tickets", params={"source": "acme"})).text:
+            if time.monotonic() > deadline:
+                print(queue.text[-2000:], file=sys.stderr)
+                raise AssertionError("the demo's Acme connection imported nothing")
+            time.sleep(2)
+        print("Acme emulator cases imported as tickets")
     return 0
 
 
