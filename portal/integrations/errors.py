@@ -14,6 +14,10 @@ class VendorError(Exception):
         self.message = message
         self.status = status
 
+    def describe(self) -> str:
+        """What sync health, run records and the outbox show: the vendor's words and the kind."""
+        return f"{self.message} ({self.kind.replace('_', ' ')})"
+
 
 class AuthExpired(VendorError):
     """401 on a token that should be valid: refresh once, then try once more."""

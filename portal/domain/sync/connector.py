@@ -85,7 +85,7 @@ async def check_connection(session: AsyncSession, runtime: SyncRuntime, connecti
         opened = open_connection(runtime, connection)
         check = await opened.vendor.check(opened.api, opened.view)
     except VendorError as exc:
-        return ConnectionCheck(ok=False, message=f"{exc.message} ({exc.kind.replace('_', ' ')})")
+        return ConnectionCheck(ok=False, message=exc.describe())
     if check.credential_expires_at is not None:
         connection.credential_expires_at = check.credential_expires_at
     return check

@@ -197,7 +197,7 @@ async def advance(
             page = await handler.fetch_page(opened.api, target, _since(state, spec, now), state.page_token)
         except VendorError as exc:
             transient = exc.retryable and state.consecutive_failures + 1 < MAX_RETRYABLE_FAILURES
-            _fail(state, run, f"{exc.message} ({exc.kind.replace('_', ' ')})", now, minutes, end_run=not transient)
+            _fail(state, run, exc.describe(), now, minutes, end_run=not transient)
             if isinstance(exc, ReauthRequired):
                 return Step("failed", run_id=run.id, message=exc.message)
             if transient:

@@ -89,7 +89,7 @@ async def relay(runtime: SyncRuntime, *, limit: int = 100) -> RelayResult:
             except VendorError as exc:
                 retryable = exc.retryable or isinstance(exc, Conflict)
                 wait = timedelta(seconds=exc.retry_after) if isinstance(exc, RateLimited) else timedelta(0)
-                _failed_attempt(message, f"{exc.message} ({exc.kind.replace('_', ' ')})", retryable, wait, result)
+                _failed_attempt(message, exc.describe(), retryable, wait, result)
                 continue
             except Exception as exc:  # a bug in a vendor's delivery must not wedge the queue behind it
                 log.exception("outbox delivery %s failed unexpectedly", message.id)
