@@ -28,6 +28,7 @@ from redis.asyncio import Redis
 from portal.config import Settings
 from portal.db.engine import make_engine
 from portal.db.migrate import schema_status
+from portal.integrations.manifest import table_rows
 from portal.runtime.services import Services, ServiceUnavailableError, check_database, check_redis
 from portal.web.api.docs import OPENAPI_CONFIG
 from portal.web.auth import build_session_auth
@@ -93,6 +94,11 @@ def _services_lifespan(settings: Settings, alchemy: SQLAlchemyAsyncConfig):  # t
     return lifespan
 
 
+def _template_globals(engine: JinjaTemplateEngine) -> None:
+    """Python helpers the templates call (kept few: templates should mostly receive ready values)."""
+    engine.engine.globals["table_rows"] = table_rows
+
+
 def create_app(settings: Settings) -> Litestar:
     alchemy = _alchemy_config()
     session_auth = build_session_auth(settings)
@@ -106,7 +112,9 @@ def create_app(settings: Settings) -> Litestar:
         header_name="x-csrftoken",
         exclude_from_csrf_key="exclude_from_csrf",
     )
-    templates = TemplateConfig(directory=PROJECT_ROOT / "templates", engine=JinjaTemplateEngine)
+    templates = TemplateConfig(
+        directory=PROJECT_ROOT / "templates", engine=JinjaTemplateEngine, engine_callback=_template_globals
+    )
     static = create_static_files_router(
         path="/static",
         directories=[PROJECT_ROOT / "static"],

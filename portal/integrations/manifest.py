@@ -16,6 +16,19 @@ class FieldKind(enum.StrEnum):
     INTEGER = "integer"
     BOOLEAN = "boolean"
     CHOICE = "choice"
+    TABLE = "table"  # rows of columns (a remote value -> a socdesk row, a path -> a custom field...)
+
+
+@dataclass(frozen=True)
+class TableColumn:
+    """One column of a ``FieldKind.TABLE`` field: free text, or a choice like a CHOICE field's."""
+
+    key: str
+    label: str
+    kind: FieldKind = FieldKind.TEXT  # TEXT or CHOICE
+    choices: Sequence[tuple[str, str]] = ()
+    choices_from: str = ""
+    placeholder: str = ""
 
 
 @dataclass(frozen=True)
@@ -32,6 +45,10 @@ class ConfigField:
     # Choices that are socdesk's own rows, filled in when the form is built:
     # "ticket_types", "priorities", "statuses", "agents", "sites".
     choices_from: str = ""
+    # TABLE fields: the columns; a row's first column is its key and must be unique. Stored as a
+    # list of {column key: value}; submitted as "<key>.<row>.<column>" form fields.
+    columns: Sequence[TableColumn] = ()
+    max_rows: int = 50
 
     @property
     def sensitive(self) -> bool:
@@ -74,6 +91,9 @@ class Manifest:
     mapping_fields: Sequence[ConfigField] = ()
     entities: Sequence[EntitySpec] = ()
     oauth: OAuthSpec | None = None
+    # The client field whose value is a link's remote scope (the tenant, site or workspace that
+    # webhooks and imports name); unset: the first required text or choice field.
+    scope_field: str = ""
     webhook: bool = False
     # Ticket changes this vendor accepts back: comment, close, reopen, priority, create.
     outbound: frozenset[str] = frozenset()
@@ -89,7 +109,8 @@ class Manifest:
 
     def missing_mappings(self, mappings: Mapping[str, Any]) -> list[str]:
         """Labels of the mandatory mappings not yet set: the sync refuses to run until they are."""
-        return [spec.label for spec in self.mapping_fields if spec.required and mappings.get(spec.key) in (None, "")]
+        unset: tuple[Any, ...] = (None, "", [])
+        return [spec.label for spec in self.mapping_fields if spec.required and mappings.get(spec.key) in unset]
 
     def default_schedules(self) -> dict[str, dict[str, Any]]:
         return {
@@ -133,6 +154,54 @@ def _clean_one(spec: ConfigField, raw: str, choices: Sequence[tuple[str, str]]) 
     return raw, None
 
 
+def table_rows(spec: ConfigField, source: Mapping[str, Any]) -> list[dict[str, str]]:
+    """A TABLE field's rows from stored values (a list under its key) or from a submitted form
+    (flat ``<key>.<row>.<column>`` values, in row order); rows with every column blank are left out."""
+    stored = source.get(spec.key)
+    if isinstance(stored, list):
+        return [
+            {column.key: str(row.get(column.key) or "") for column in spec.columns}
+            for row in stored
+            if isinstance(row, Mapping)
+        ]
+    prefix = f"{spec.key}."
+    by_row: dict[int, dict[str, str]] = {}
+    for name, raw in source.items():
+        if not name.startswith(prefix):
+            continue
+        index, _, column = name[len(prefix) :].partition(".")
+        if index.isdigit() and any(column == col.key for col in spec.columns):
+            by_row.setdefault(int(index), {})[column] = str(raw).strip()
+    rows = [{col.key: by_row[index].get(col.key, "") for col in spec.columns} for index in sorted(by_row)]
+    return [row for row in rows if any(row.values())]
+
+
+def _clean_table(
+    spec: ConfigField, submitted: Mapping[str, Any], dynamic: Mapping[str, Sequence[tuple[str, str]]]
+) -> tuple[list[dict[str, str]], str | None]:
+    rows = table_rows(spec, submitted)
+    if len(rows) > spec.max_rows:
+        return rows, f"{spec.label}: at most {spec.max_rows} rows."
+    if spec.required and not rows:
+        return rows, f"{spec.label} needs at least one row."
+    seen: set[str] = set()
+    for number, row in enumerate(rows, start=1):
+        for column in spec.columns:
+            value = row[column.key]
+            if not value:
+                return rows, f"{spec.label}, row {number}: fill in {column.label}, or clear the whole row."
+            if len(value) > 1000:
+                return rows, f"{spec.label}, row {number}: {column.label} is too long."
+            choices = dynamic.get(column.choices_from, ()) if column.choices_from else column.choices
+            if column.kind is FieldKind.CHOICE and value not in {choice for choice, _ in choices}:
+                return rows, f"{spec.label}, row {number}: choose one of the listed values for {column.label}."
+        key = row[spec.columns[0].key].casefold()
+        if key in seen:
+            return rows, f"{spec.label}, row {number}: {row[spec.columns[0].key]} is listed twice."
+        seen.add(key)
+    return rows, None
+
+
 def validate(
     fields: Sequence[ConfigField],
     submitted: Mapping[str, str],
@@ -158,6 +227,12 @@ def validate(
             elif spec.required and not stored.get(spec.key):
                 errors[spec.key] = f"{spec.label} is required."
             continue
+        if spec.kind is FieldKind.TABLE:
+            rows, problem = _clean_table(spec, submitted, dynamic_choices or {})
+            if problem:
+                errors[spec.key] = problem
+            values[spec.key] = rows
+            continue
         if not raw and spec.default is not None and spec.kind is not FieldKind.BOOLEAN:
             raw = str(spec.default)
         choices = (dynamic_choices or {}).get(spec.choices_from, ()) if spec.choices_from else spec.choices
@@ -175,6 +250,9 @@ def masked(fields: Sequence[ConfigField], values: Mapping[str, Any], secrets: Ma
     for spec in fields:
         if spec.sensitive:
             shown[spec.key] = "•••••• (set)" if secrets.get(spec.key) else "not set"
+        elif spec.kind is FieldKind.TABLE:
+            count = len(table_rows(spec, values))
+            shown[spec.key] = f"{count} row" + ("" if count == 1 else "s")
         else:
             value = values.get(spec.key, spec.default)
             shown[spec.key] = "" if value is None else str(value)

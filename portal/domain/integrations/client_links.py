@@ -41,8 +41,11 @@ class LinkInput:
 
 
 def default_remote_scope(manifest: Manifest, settings: Mapping[str, Any]) -> str:
-    """By convention the first required text field of the client form names the remote side (an Acme
-    tenant), so webhooks that say which tenant they are about find their link without retyping it."""
+    """The manifest's ``scope_field``, else by convention the first required text field of the client
+    form, names the remote side (an Acme tenant), so webhooks that say which tenant they are about
+    find their link without retyping it."""
+    if manifest.scope_field:
+        return str(settings.get(manifest.scope_field) or "")
     for spec in manifest.client_fields:
         if spec.required and spec.kind in (FieldKind.TEXT, FieldKind.CHOICE):
             return str(settings.get(spec.key) or "")

@@ -21,12 +21,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from portal.db.base import utcnow
 from portal.domain.access import Scope
 from portal.domain.accounts.models import Role, User
+from portal.domain.assets.models import AssetType
 from portal.domain.audit.service import record, record_change
 from portal.domain.clients.models import Client, Site
 from portal.domain.errors import NotFoundError, ValidationError
 from portal.domain.integrations.models import Connection, ConnectionStatus
 from portal.domain.integrations.secrets import SecretBox
 from portal.domain.settings.common import clean_name, name_taken
+from portal.domain.tickets.custom_fields import definitions as custom_field_definitions
 from portal.domain.tickets.models import Priority, Status, TicketType
 from portal.integrations.catalog import MANIFESTS
 from portal.integrations.catalog import manifest as manifest_for
@@ -261,8 +263,9 @@ async def _rows(session: AsyncSession, statement: Any) -> list[tuple[str, str]]:
 
 
 async def mapping_choices(session: AsyncSession, fields: Iterable[ConfigField]) -> Choices:
-    """The socdesk rows the ``choices_from`` fields among ``fields`` pick from, as (id, label)."""
-    needed = {spec.choices_from for spec in fields if spec.choices_from}
+    """The socdesk rows the ``choices_from`` fields (and table columns) among ``fields`` pick from, as (id, label)."""
+    fields = list(fields)
+    needed = {spec.choices_from for spec in fields} | {col.choices_from for spec in fields for col in spec.columns}
     choices: Choices = {}
     if "ticket_types" in needed:
         choices["ticket_types"] = await _rows(session, select(TicketType.id, TicketType.name).order_by(TicketType.name))
@@ -277,6 +280,15 @@ async def mapping_choices(session: AsyncSession, fields: Iterable[ConfigField]) 
             .where(User.is_active.is_(True), User.role.in_([Role.ADMIN.value, Role.ANALYST.value]))
             .order_by(func.lower(User.display_name), User.email),
         )
+    if "ticket_custom_fields" in needed:
+        # Keyed by the field's key: a key names the same value on every ticket type that defines it.
+        labels: dict[str, str] = {}
+        for type_name, raw in (await session.execute(select(TicketType.name, TicketType.custom_fields))).all():
+            for definition in custom_field_definitions(raw):
+                labels.setdefault(definition.key, f"{definition.label} ({type_name})")
+        choices["ticket_custom_fields"] = sorted(labels.items(), key=lambda item: item[1].casefold())
+    if "asset_types" in needed:
+        choices["asset_types"] = await _rows(session, select(AssetType.id, AssetType.name).order_by(AssetType.name))
     if "sites" in needed:
         choices["sites"] = await _rows(
             session,

@@ -11,7 +11,7 @@ from portal.domain.clients.models import Site
 from portal.domain.errors import ValidationError
 from portal.domain.integrations.client_links import LinkInput
 from portal.domain.integrations.service import ScheduleInput
-from portal.integrations.manifest import ConfigField, Manifest
+from portal.integrations.manifest import ConfigField, FieldKind, Manifest
 from portal.web.controllers.settings_forms import flag, typed_values, uuid_or_none
 from portal.web.forms import text
 
@@ -29,12 +29,21 @@ def site_options(sites: Iterable[Site]) -> list[tuple[str, str]]:
     return [(str(site.id), site.name + (" (main)" if site.is_main else "")) for site in sites]
 
 
+def _client_settings(form: FormMultiDict, manifest: Manifest) -> dict[str, str]:
+    """The client fields as typed; a table field's cells come as ``<key>.<row>.<column>``."""
+    settings = {spec.key: text(form, spec.key) for spec in manifest.client_fields if spec.kind is not FieldKind.TABLE}
+    tables = tuple(f"{spec.key}." for spec in manifest.client_fields if spec.kind is FieldKind.TABLE)
+    if tables:
+        settings |= {key: value for key, value in typed_values(form).items() if key.startswith(tables)}
+    return settings
+
+
 def link_input(form: FormMultiDict, manifest: Manifest) -> LinkInput:
     return LinkInput(
         site_id=uuid_or_none(text(form, "site_id")) if text(form, "site_id") else None,
         remote_scope=text(form, "remote_scope"),
         remote_name=text(form, "remote_name"),
-        settings={spec.key: text(form, spec.key) for spec in manifest.client_fields},
+        settings=_client_settings(form, manifest),
     )
 
 
