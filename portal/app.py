@@ -28,6 +28,8 @@ from redis.asyncio import Redis
 from portal.config import Settings
 from portal.db.engine import make_engine
 from portal.db.migrate import schema_status
+from portal.domain import events
+from portal.domain.events.bus import EventHub, Publisher, channel_for
 from portal.integrations.manifest import table_rows
 from portal.runtime.services import Services, ServiceUnavailableError, check_database, check_redis
 from portal.web.api.docs import OPENAPI_CONFIG
@@ -81,10 +83,18 @@ def _services_lifespan(settings: Settings, alchemy: SQLAlchemyAsyncConfig):  # t
         http_client = httpx.AsyncClient(
             transport=app.state.get("http_transport"), timeout=httpx.Timeout(30.0, connect=10.0)
         )
-        app.state.update(service_urls=urls, redis=redis, queue=queue, http_client=http_client)
+        # Live events: this process publishes what it commits and streams what every process publishes.
+        channel = channel_for(urls.database_url)
+        publisher = Publisher(redis, channel).start()
+        events.install(publisher)
+        hub = await EventHub(redis, channel).start()
+        app.state.update(service_urls=urls, redis=redis, queue=queue, http_client=http_client, event_hub=hub)
         try:
             yield
         finally:
+            await hub.close()
+            events.uninstall(publisher)
+            await publisher.close()
             await http_client.aclose()
             await queue.close()
             await redis.aclose()

@@ -87,6 +87,8 @@ def web(settings: Settings, host: str, port: int, proxy_headers: bool) -> None:
                 port=port,
                 proxy_headers=proxy_headers,
                 log_level="info",
+                # Live-update streams stay open until the browser leaves: give them 3 s, then close them.
+                timeout_graceful_shutdown=3,
             )
     finally:
         runtime.release()

@@ -14,6 +14,8 @@ from arq.worker import Worker
 import portal.db.models  # noqa: F401  (every mapper, so relationships resolve in a worker process)
 from portal.config import Settings
 from portal.db.engine import make_engine, make_sessionmaker
+from portal.domain import events
+from portal.domain.events.bus import Publisher, channel_for
 from portal.domain.sync.connector import build_runtime
 from workers import registry
 from workers.context import WorkerContext
@@ -46,11 +48,16 @@ def build_worker(
             runtime=build_runtime(settings, sessionmaker, http),
             worker_name=f"{socket.gethostname()}:{os.getpid()}",
             started_at=datetime.now(UTC),
+            event_publisher=Publisher(ctx["redis"], channel_for(database_url)).start(),
         )
+        # What jobs commit (new tickets, sync runs) reaches open pages as live events.
+        events.install(ctx["event_publisher"])
         log.info("worker %s started", ctx["worker_name"])
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
         context = cast(WorkerContext, ctx)
+        events.uninstall(ctx["event_publisher"])
+        await ctx["event_publisher"].close()
         if http_client is None:
             await context["http"].aclose()
         await context["engine"].dispose()

@@ -19,7 +19,14 @@ async def run_demo(runtime: Runtime, *, host: str, port: int) -> None:
     for emulator in emulators:
         print(f"  {emulator.vendor} emulator: {emulator.url}/ (admin API under /_emulator)", flush=True)
     server = uvicorn.Server(
-        uvicorn.Config(create_app(runtime.settings), host=host, port=port, log_level="info", lifespan="on")
+        uvicorn.Config(
+            create_app(runtime.settings),
+            host=host,
+            port=port,
+            log_level="info",
+            lifespan="on",
+            timeout_graceful_shutdown=3,  # live-update streams stay open until the browser leaves
+        )
     )
     worker = build_worker(runtime.settings, runtime.urls.database_url, runtime.urls.redis_url, handle_signals=False)
     worker_task = asyncio.create_task(worker.main())

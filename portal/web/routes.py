@@ -12,21 +12,25 @@ from portal.web.controllers.clients import ClientController
 from portal.web.controllers.dashboard import DashboardController
 from portal.web.controllers.health import HealthController
 from portal.web.controllers.integrations import IntegrationsController
+from portal.web.controllers.live import LiveController
 from portal.web.controllers.oauth import OAuthController
 from portal.web.controllers.profile import ProfileController
 from portal.web.controllers.settings import SettingsController
 from portal.web.controllers.sync_health import SyncHealthController
 from portal.web.controllers.tickets import TicketController
+from portal.web.controllers.sentinelone import SentinelOneController
 from portal.web.controllers.webhooks import WebhookController
 
 ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     AuthController,
     DashboardController,
+    LiveController,
     HealthController,
     TicketController,
     ClientController,
     AssetController,
     IntegrationsController,
+    SentinelOneController,
     SyncHealthController,
     SettingsController,
     ProfileController,

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from portal.db.base import utcnow
+from portal.domain import events
 from portal.domain.access import Scope
 from portal.domain.accounts.models import Role, User, UserClient
 from portal.domain.assets.models import Asset
@@ -242,6 +243,8 @@ def _record_action(
     )
     session.add(action)
     ticket.updated_at = now
+    if kind is not ActionKind.CREATED:
+        events.ticket_event(session, ticket, created=False)
     # The response clock stops at the first thing staff do, not at what a remote system does.
     if author is None and kind is not ActionKind.CREATED and ticket.first_response_at is None:
         ticket.first_response_at = now
@@ -354,6 +357,7 @@ async def create_ticket(session: AsyncSession, access: Scope, new: NewTicket) ->
     await session.flush()  # the number comes from the database
     _record_action(session, access, ticket, ActionKind.CREATED, external_author=new.external_author)
     await session.flush()
+    events.ticket_event(session, ticket, created=True)
     return ticket
 
 
