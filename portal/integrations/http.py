@@ -152,6 +152,27 @@ class VendorHttp:
         self._timeout = timeout
         self._sleep = sleep
 
+    @property
+    def credentials(self) -> Credentials | None:
+        return self._credentials
+
+    def derive(
+        self,
+        *,
+        credentials: Credentials | None = None,
+        correlation_header: str | None = None,
+        describe_error: Callable[[httpx.Response], str] | None = None,
+    ) -> VendorHttp:
+        """The same connection's HTTP base with other credentials or error wording (a vendor whose
+        connection holds one token set per account, e.g. a Sentinel customer tenant, uses one per call)."""
+        return VendorHttp(
+            self._client, self.base_url, recorder=self._recorder, connection_id=self.connection_id,
+            credentials=credentials if credentials is not None else self._credentials,
+            correlation_header=correlation_header or self._correlation_header,
+            describe_error=describe_error or self._describe, max_attempts=self._max_attempts,
+            max_inline_wait=self._max_inline_wait, timeout=self._timeout, sleep=self._sleep,
+        )  # fmt: skip
+
     def url(self, path: str) -> str:
         return path if path.startswith(("https://", "http://")) else f"{self.base_url}/{path.lstrip('/')}"
 

@@ -44,6 +44,7 @@ from portal.integrations.base import ConnectionView
 from portal.integrations.errors import ReauthRequired, Unavailable, VendorError
 from portal.integrations.http import RequestRecorder, VendorHttp, default_error_message, json_or_none
 from portal.integrations.manifest import Manifest, OAuthSpec
+from portal.integrations.tenant_oauth import TenantOAuthSpec, tenant_path
 
 CALLBACK_PATH = "/authcallback"
 DEFAULT_KEY = "default"
@@ -117,10 +118,42 @@ def _spec(manifest: Manifest) -> OAuthSpec:
 
 def login_base(manifest: Manifest, config: Mapping[str, Any]) -> str:
     """The provider's base address (the configured value named by ``OAuthSpec.base_key``)."""
-    base = str(config.get(_spec(manifest).base_key) or "").rstrip("/")
+    spec = _spec(manifest)
+    base = str(config.get(spec.base_key) or "").rstrip("/")
+    preset = spec.preset(config) if isinstance(spec, TenantOAuthSpec) else None
+    if not base and preset is not None:
+        base = preset.login_base.rstrip("/")
     if not base:
         raise ValueError(f"{manifest.display_name}: the sign-in address is not configured")
     return base
+
+
+def sign_in_scopes(spec: OAuthSpec, config: Mapping[str, Any]) -> list[str]:
+    """The scopes asked for (and consented to) at the authorize step."""
+    preset = spec.preset(config) if isinstance(spec, TenantOAuthSpec) else None
+    return list(preset.scopes if preset is not None else spec.scopes)
+
+
+def _token_scope(spec: OAuthSpec, config: Mapping[str, Any]) -> str | None:
+    """What the token endpoint is asked for; None: nothing (the grant's own scopes)."""
+    if not isinstance(spec, TenantOAuthSpec):
+        return None
+    preset = spec.preset(config)
+    scopes = preset.token_scopes if preset is not None else spec.token_scopes
+    return " ".join(scopes) or None
+
+
+def account_key(manifest: Manifest, tokens: TokenSet) -> str:
+    """Under which key a sign-in's tokens are kept: the account (tenant) it names, or the one default."""
+    spec = _spec(manifest)
+    if isinstance(spec, TenantOAuthSpec):
+        account = str(tokens.claims.get(spec.account_claim) or "")
+        if not account:
+            raise AuthorizationFailed(
+                "no_account", f"The provider's id token does not say which account signed in ({spec.account_claim})."
+            )
+        return account
+    return DEFAULT_KEY
 
 
 def _challenge(verifier: str) -> str:
@@ -136,13 +169,21 @@ def begin_authorization(
     redirect_uri: str,
     *,
     user_id: uuid.UUID,
+    tenant: str | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """The provider's authorize URL, and the pending record to keep in the session until the callback.
 
     The record is plain JSON (the session lives in Redis). It names the provider the browser was
     sent to, so the callback identifies the provider from the state alone, never from the request.
+    ``tenant`` names the tenant to sign in to, for providers whose paths are per tenant.
     """
     spec = _spec(manifest)
+    authorize_path = spec.authorize_path
+    if isinstance(spec, TenantOAuthSpec):
+        tenant = (tenant or "").strip() or spec.default_tenant
+        authorize_path = tenant_path(authorize_path, tenant)  # ValueError for anything but a tenant
+    else:
+        tenant = None
     client_id = str(config.get("client_id") or "")
     if not client_id:
         raise ValueError(f"{manifest.display_name}: the client id is not configured")
@@ -155,7 +196,7 @@ def begin_authorization(
         "response_type": "code",
         "client_id": client_id,
         "redirect_uri": redirect_uri,
-        "scope": " ".join(spec.scopes),
+        "scope": " ".join(sign_in_scopes(spec, config)),
         "state": state,
         "code_challenge": _challenge(verifier),
         "code_challenge_method": "S256",
@@ -172,8 +213,9 @@ def begin_authorization(
         "redirect_uri": redirect_uri,
         "user_id": str(user_id),
         "created_at": time.time(),
+        "tenant": tenant,
     }
-    return f"{issuer}/{spec.authorize_path.lstrip('/')}?{urlencode(params)}", pending
+    return f"{issuer}/{authorize_path.lstrip('/')}?{urlencode(params)}", pending
 
 
 def _live(entries: Mapping[str, Any] | None, now: float) -> dict[str, dict[str, Any]]:
@@ -270,6 +312,7 @@ async def _token_request(
     recorder: RequestRecorder,
     connection_id: uuid.UUID,
     secret_values: Iterable[str | None],
+    token_path: str | None = None,
 ) -> dict[str, Any]:
     http = VendorHttp(
         client,
@@ -282,7 +325,11 @@ async def _token_request(
     # Not idempotent: a code is single-use and a refresh rotates the refresh token, so a retry after
     # a lost answer would fail or lose the grant. (429s are still retried: nothing was processed.)
     data = await http.json(
-        "POST", _spec(manifest).token_path, data=form, idempotent=False, headers={"Accept": "application/json"}
+        "POST",
+        token_path or _spec(manifest).token_path,
+        data=form,
+        idempotent=False,
+        headers={"Accept": "application/json"},
     )
     if not isinstance(data, dict) or not isinstance(data.get("access_token"), str) or not data["access_token"]:
         raise VendorError("The token endpoint answered without an access token.")
@@ -370,7 +417,7 @@ async def complete_authorization(
     code = check_callback(pending, params, user_id=user_id)
     assert pending is not None
     issuer = str(pending["issuer"])
-    if str(config.get(_spec(manifest).base_key) or "").rstrip("/") != issuer:
+    if login_base(manifest, config) != issuer:
         raise AuthorizationFailed(
             "config_changed", "The connection's sign-in address changed during the sign-in. Start it again."
         )
@@ -384,12 +431,19 @@ async def complete_authorization(
         "client_id": client_id,
         "client_secret": client_secret,
     }
+    spec = _spec(manifest)
+    token_path = spec.token_path
+    if isinstance(spec, TenantOAuthSpec):
+        token_path = tenant_path(token_path, str(pending.get("tenant") or spec.default_tenant))
+    scope = _token_scope(spec, config)
+    if scope:
+        form["scope"] = scope
     moment = now or utcnow()
     try:
         data = await _token_request(
             client, manifest, config, form, recorder=recorder,
             connection_id=uuid.UUID(str(pending["connection_id"])),
-            secret_values=(code, verifier, client_secret),
+            secret_values=(code, verifier, client_secret), token_path=token_path,
         )  # fmt: skip
     except VendorError as exc:
         raise AuthorizationFailed("token_exchange", f"The provider did not issue tokens: {exc.message}") from exc
@@ -433,6 +487,15 @@ def has_tokens(secrets_: Mapping[str, Any]) -> bool:
 def stored_tokens(secrets_: Mapping[str, Any], key: str = DEFAULT_KEY) -> TokenSet | None:
     data = (secrets_.get(SECRETS_KEY) or {}).get(key)
     return TokenSet.from_json(data) if isinstance(data, Mapping) and data.get("access_token") else None
+
+
+def accounts(secrets_: Mapping[str, Any]) -> dict[str, TokenSet]:
+    """Every signed-in account's token set by key (one per customer tenant for per-tenant providers)."""
+    return {
+        str(key): TokenSet.from_json(data)
+        for key, data in (secrets_.get(SECRETS_KEY) or {}).items()
+        if isinstance(data, Mapping) and data.get("access_token")
+    }
 
 
 def _earliest_expiry(secrets_: Mapping[str, Any]) -> datetime | None:
@@ -600,11 +663,20 @@ class OAuthCredentials:
             "client_id": str(config.get("client_id") or ""),
             "client_secret": self._client_secret,
         }
+        spec = _spec(self._manifest)
+        token_path = spec.token_path
+        if isinstance(spec, TenantOAuthSpec):
+            # Each tenant's grant is refreshed at that tenant (its key is the tenant id).
+            token_path = tenant_path(token_path, self.key)
+        scope = _token_scope(spec, config)
+        if scope:
+            form["scope"] = scope
         try:
             data = await _token_request(
                 self._client, self._manifest, config, form, recorder=self._recorder,
                 connection_id=self.connection_id,
                 secret_values=(stored.refresh_token, stored.access_token, self._client_secret),
+                token_path=token_path,
             )  # fmt: skip
         except VendorError as exc:
             if _oauth_error(exc) != "invalid_grant":

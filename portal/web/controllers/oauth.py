@@ -95,20 +95,25 @@ class OAuthController(Controller):
             has_secret = bool(secret_box.open(connection.secrets_ciphertext).get("client_secret"))
         except SecretsUnreadable as exc:
             return _failed(request, str(exc), connection_id=connection.id)
-        if (
-            not has_secret
-            or not connection.config.get("client_id")
-            or not connection.config.get(manifest.oauth.base_key)
-        ):
+        try:
+            has_base = bool(oauth.login_base(manifest, connection.config))
+        except ValueError:
+            has_base = False
+        if not has_secret or not connection.config.get("client_id") or not has_base:
             return _failed(
                 request,
                 "Enter the sign-in address, client id and client secret and save them before signing in.",
                 connection_id=connection.id,
             )
         user: User = request.user
-        url, pending = oauth.begin_authorization(
-            connection.id, connection.vendor, manifest, connection.config, oauth.redirect_uri(settings), user_id=user.id
-        )
+        form = await request.form()
+        try:
+            url, pending = oauth.begin_authorization(
+                connection.id, connection.vendor, manifest, connection.config, oauth.redirect_uri(settings),
+                user_id=user.id, tenant=str(form.get("tenant") or "") or None,
+            )  # fmt: skip
+        except ValueError as exc:
+            return _failed(request, f"Cannot start the sign-in: {exc}.", connection_id=connection.id)
         entries = oauth.add_pending(request.session.get(PENDING_SESSION_KEY), pending)
         request.set_session({**request.session, PENDING_SESSION_KEY: entries})
         if is_htmx(request):
@@ -165,9 +170,14 @@ class OAuthController(Controller):
             # Error responses roll the request's transaction back; the audit entry must stay.
             await db_session.commit()
             return _failed(request, failure.message, connection_id=target)
-        await oauth.store_tokens(db_session, secret_box, connection, tokens)
+        try:
+            key = oauth.account_key(manifest, tokens)
+        except oauth.AuthorizationFailed as exc:
+            return _failed(request, exc.message, connection_id=connection.id)
+        await oauth.store_tokens(db_session, secret_box, connection, tokens, key)
         await record(
             db_session, access, "connection.connected", object_type="connection", object_id=connection.id,
-            object_label=connection.name, after={"scope": tokens.scope, "account": str(tokens.claims.get("sub", ""))},
+            object_label=connection.name,
+            after={"scope": tokens.scope, "account": str(tokens.claims.get("sub", "")), "key": key},
         )  # fmt: skip
         return Redirect(path=connection_path(connection.id), status_code=303)

@@ -1,0 +1,303 @@
+"""Sentinel incidents as socdesk tickets: reading pages of incidents, and applying one to its ticket.
+
+Applying is idempotent and echo-free, as for every vendor: the incident's lock is taken before
+its link is read, an unchanged fingerprint does nothing, an older read never undoes a newer one,
+comments already known (imported before, or written by socdesk under its outbox idempotency
+key) are not imported again, and every change is made as ``Scope.system("Microsoft Sentinel")``,
+which never queues anything back to Sentinel.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from portal.domain.access import Scope
+from portal.domain.errors import ValidationError
+from portal.domain.links.models import ExternalLink
+from portal.domain.sync.links import attach, lock_remote
+from portal.domain.sync.outbox import known_or_echo
+from portal.domain.tickets import service as tickets
+from portal.domain.tickets.models import Status, Ticket, TicketSource
+from portal.integrations.base import Applied, ItemProblem, LinkView, RemoteItem, RemotePage, SyncTarget
+from portal.integrations.errors import BadPayload, InvalidRequest, NotFound
+from portal.integrations.manifest import table_rows
+from portal.integrations.sentinel import mapping
+from portal.integrations.sentinel.api import SentinelApi
+from portal.integrations.sentinel.client import SentinelClient
+from portal.integrations.sentinel.manifest import CUSTOM_FIELDS
+from portal.integrations.sentinel.mapping import CommentRecord, IncidentRecord, SentinelMappingError, Workspace
+
+SENTINEL = Scope.system(mapping.AUTHOR)
+
+
+def link_workspace(link: LinkView | None) -> Workspace:
+    if link is None:
+        raise InvalidRequest("Sentinel incidents are synced per client link.")
+    try:
+        return mapping.workspace_of(link.settings)
+    except SentinelMappingError as exc:
+        raise InvalidRequest(str(exc)) from None
+
+
+async def read_item(client: SentinelClient, workspace: Workspace, raw: Mapping[str, Any]) -> RemoteItem:
+    """One incident with its comments (fetched now, so applying needs no further calls)."""
+    incident = mapping.read_incident(raw)
+    comments = await client.list_comments(workspace, incident.name)
+    mapping.read_comments(comments)  # a malformed comment spoils this incident now, not at apply time
+    return RemoteItem(
+        remote_type=mapping.INCIDENT,
+        remote_id=workspace.incident_remote_id(incident.name),
+        modified_at=incident.modified_at,
+        data={"incident": dict(raw), "comments": comments},
+    )
+
+
+def _unread(workspace: Workspace, raw: Mapping[str, Any], index: int, error: Exception) -> ItemProblem:
+    name = raw.get("name")
+    label = str(name) if isinstance(name, str) and name else f"(record {index + 1} of the page has no name)"
+    props = raw.get("properties")
+    props = props if isinstance(props, Mapping) else {}
+    try:
+        modified_at: datetime | None = mapping.parse_time(props.get("lastModifiedTimeUtc"), "lastModifiedTimeUtc")
+    except SentinelMappingError:
+        modified_at = None
+    return ItemProblem(remote_id=workspace.incident_remote_id(label), error=str(error), modified_at=modified_at)
+
+
+async def _is_closed(session: AsyncSession, ticket_id: uuid.UUID) -> bool | None:
+    """Whether the ticket is closed; None when it no longer exists."""
+    return await session.scalar(
+        select(Status.is_closed).join(Ticket, Ticket.status_id == Status.id).where(Ticket.id == ticket_id)
+    )
+
+
+class IncidentsHandler:
+    async def fetch_page(
+        self, api: SentinelApi, target: SyncTarget, since: datetime | None, page_token: str | None
+    ) -> RemotePage:
+        """A page of the link's workspace's incidents changed since ``since``; the token is Azure's nextLink."""
+        workspace = link_workspace(target.link)
+        client = api.tenant(workspace.tenant)
+        page = await client.list_incidents(
+            workspace, modified_since=since, top=api.page_size, next_link=page_token or None
+        )
+        items: list[RemoteItem] = []
+        problems: list[ItemProblem] = []
+        for index, raw in enumerate(page.incidents):
+            try:
+                items.append(await read_item(client, workspace, raw))
+            except (SentinelMappingError, BadPayload, NotFound) as exc:
+                problems.append(_unread(workspace, raw, index, exc))  # the rest of the page goes on
+        return RemotePage(items=items, next_token=page.next_link, problems=problems)
+
+    async def fetch_one(self, api: SentinelApi, target: SyncTarget, remote_id: str) -> RemoteItem | None:
+        if "/" not in remote_id and target.link is not None:
+            # A webhook names the incident and its workspace; the link it matched knows the tenant.
+            remote_id = link_workspace(target.link).incident_remote_id(remote_id)
+        try:
+            workspace, name = mapping.split_incident_remote_id(remote_id)
+        except SentinelMappingError:
+            return None
+        if target.link is not None and link_workspace(target.link).incident_remote_id(name) != remote_id:
+            return None  # another client's workspace: not this link's to apply
+        client = api.tenant(workspace.tenant)
+        try:
+            raw = await client.get_incident(workspace, name)
+            return await read_item(client, workspace, raw)
+        except NotFound:
+            return None
+        except SentinelMappingError as exc:
+            raise BadPayload(f"Incident {name}: {exc}") from exc
+
+    async def apply(self, session: AsyncSession, target: SyncTarget, item: RemoteItem) -> Applied:
+        if target.link is None:
+            raise SentinelMappingError("Sentinel incidents are synced per client link.")
+        incident = mapping.read_incident(item.data["incident"])
+        comments = mapping.read_comments(item.data.get("comments") or [])
+        current = mapping.incident_fingerprint(incident, comments)
+        connection_id = target.connection.id
+        link = await lock_remote(session, connection_id, mapping.INCIDENT, item.remote_id)
+        comments_only = bool(target.link.settings.get("comments_only"))
+
+        if link is None:
+            if comments_only:
+                return Applied.SKIPPED  # tickets are raised in socdesk for this client; only comments come in
+            await _create(session, target, item.remote_id, incident, comments, current)
+            return Applied.CREATED
+        if link.local_type != "ticket":
+            return Applied.SKIPPED
+        if link.fingerprint == current:
+            return Applied.UNCHANGED
+        if link.remote_modified_at is not None and incident.modified_at < link.remote_modified_at:
+            return Applied.UNCHANGED  # an older read (overlap window, late webhook): never go back in time
+        if await _is_closed(session, link.local_id) is None:
+            return Applied.SKIPPED  # the ticket is gone
+
+        changed = mapping.changed_aspects(link.fingerprint, current)
+        ticket_id = link.local_id
+        mappings = target.connection.mappings
+        if "comments" in changed:
+            await _import_comments(session, connection_id, ticket_id, comments)
+        if not comments_only:
+            if "severity" in changed:
+                priority_id = mapping.priority_for(incident.severity, mappings)
+                if priority_id is not None:
+                    await tickets.change_priority(session, SENTINEL, ticket_id, priority_id)
+            if "content" in changed:
+                await tickets.update_details(
+                    session, SENTINEL, ticket_id, summary=mapping.summary(incident),
+                    details=mapping.details(incident), external_author=mapping.AUTHOR,
+                )  # fmt: skip
+            if "owner" in changed and mappings.get("match_owner", True):
+                await _follow_owner(session, ticket_id, target.link.client_id, incident)
+            if "status" in changed:
+                await _follow_status(session, ticket_id, incident, mappings)
+        _remember(link, incident, current)
+        return Applied.UPDATED
+
+
+async def _agents(session: AsyncSession, client_id: uuid.UUID) -> list[tuple[str, str, uuid.UUID]]:
+    return [
+        (agent.email, agent.display_name, agent.id) for agent in await tickets.assignable_agents(session, client_id)
+    ]
+
+
+def _custom_fields(incident: IncidentRecord, mappings: Mapping[str, Any]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for row in table_rows(CUSTOM_FIELDS, mappings):
+        value = mapping.property_value(incident, row.get("path", ""))
+        if value not in (None, "") and row.get("field"):
+            values[row["field"]] = value
+    return values
+
+
+async def _create(
+    session: AsyncSession,
+    target: SyncTarget,
+    remote_id: str,
+    incident: IncidentRecord,
+    comments: Sequence[CommentRecord],
+    current: str,
+) -> None:
+    assert target.link is not None
+    mappings = target.connection.mappings
+    try:
+        ticket_type_id = uuid.UUID(str(mappings.get("ticket_type") or ""))
+    except ValueError:
+        raise SentinelMappingError("The connection's ticket type mapping is not set.") from None
+    agent_id = None
+    if mappings.get("match_owner", True):
+        agent_id = mapping.owner_match(incident.owner, await _agents(session, target.link.client_id))
+    ticket = await tickets.create_ticket(
+        session,
+        SENTINEL,
+        tickets.NewTicket(
+            client_id=target.link.client_id,
+            ticket_type_id=ticket_type_id,
+            summary=mapping.summary(incident),
+            details=mapping.details(incident),
+            site_id=target.link.site_id,
+            priority_id=mapping.priority_for(incident.severity, mappings),
+            status_id=None if mapping.is_closed(incident) else mapping.status_for(incident.status, mappings),
+            agent_id=agent_id,
+            source=TicketSource.SENTINEL,
+            custom_fields=_custom_fields(incident, mappings),
+            opened_at=incident.created_at,
+            external_author=mapping.AUTHOR,
+        ),
+    )
+    link = attach(
+        session,
+        connection_id=target.connection.id,
+        remote_type=mapping.INCIDENT,
+        remote_id=remote_id,
+        local_type="ticket",
+        local_id=ticket.id,
+    )
+    _remember(link, incident, current)
+    await _import_comments(session, target.connection.id, ticket.id, comments)
+    if mapping.is_closed(incident):
+        await _follow_status(session, ticket.id, incident, mappings)
+
+
+def _remember(link: ExternalLink, incident: IncidentRecord, current: str) -> None:
+    link.fingerprint = current
+    link.remote_modified_at = incident.modified_at
+    link.remote_url = incident.url
+
+
+async def _import_comments(
+    session: AsyncSession, connection_id: uuid.UUID, ticket_id: uuid.UUID, comments: Sequence[CommentRecord]
+) -> None:
+    for comment in comments:
+        if not comment.message.strip():
+            continue  # nothing a note could say
+        if await known_or_echo(session, connection_id, mapping.COMMENT, comment.name) is not None:
+            continue  # imported before, or socdesk's own comment coming back
+        action = await tickets.add_note(
+            session, SENTINEL, ticket_id, comment.message[: mapping.MAX_TEXT], external_author=comment.author
+        )
+        attach(
+            session,
+            connection_id=connection_id,
+            remote_type=mapping.COMMENT,
+            remote_id=comment.name,
+            local_type="ticket_action",
+            local_id=action.id,
+        )
+
+
+async def _follow_owner(
+    session: AsyncSession, ticket_id: uuid.UUID, client_id: uuid.UUID, incident: IncidentRecord
+) -> None:
+    agent_id = mapping.owner_match(incident.owner, await _agents(session, client_id))
+    if agent_id is not None:
+        # The owner may not work this client in socdesk: then the ticket keeps its agent.
+        with contextlib.suppress(ValidationError):
+            await tickets.assign(session, SENTINEL, ticket_id, agent_id)
+
+
+async def _follow_status(
+    session: AsyncSession, ticket_id: uuid.UUID, incident: IncidentRecord, mappings: Mapping[str, Any]
+) -> None:
+    """Close the ticket when Sentinel closed the incident, reopen it when Sentinel reopened it."""
+    closed_here = await _is_closed(session, ticket_id)
+    if mapping.is_closed(incident) and closed_here is False:
+        classification, reason = mapping.closure_for(incident)
+        try:
+            await tickets.close(
+                session,
+                SENTINEL,
+                ticket_id,
+                classification=classification.value,
+                classification_reason=reason.value if reason else None,
+                note=incident.classification_comment or "Closed in Microsoft Sentinel.",
+                external_author=mapping.AUTHOR,
+            )
+        except ValidationError as exc:
+            # e.g. a ticket type whose custom fields must be filled on closing: a person has to.
+            problems = "; ".join(exc.fields.values())
+            await tickets.add_note(
+                session,
+                SENTINEL,
+                ticket_id,
+                f"The incident was closed in Sentinel, but socdesk cannot close this ticket by itself: {problems}",
+                external_author=mapping.AUTHOR,
+            )
+        return
+    if not mapping.is_closed(incident) and closed_here is True:
+        await tickets.reopen(
+            session, SENTINEL, ticket_id, note="Reopened in Microsoft Sentinel.", external_author=mapping.AUTHOR
+        )
+    status_id = mapping.status_for(incident.status, mappings)
+    if status_id is not None and not mapping.is_closed(incident):
+        # A mapping to a closed status, or to one that went away: the ticket keeps its status.
+        with contextlib.suppress(ValidationError):
+            await tickets.change_status(session, SENTINEL, ticket_id, status_id)
