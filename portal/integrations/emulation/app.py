@@ -42,9 +42,13 @@ def emulator_app(control: EmulatorControl, route_handlers: Sequence[ControllerRo
     all come in the vendor's error shape, with the shared fault/recording middleware."""
 
     def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
-        code = exc.code if isinstance(exc, EmulatedError) else ERROR_CODES.get(exc.status_code, "Error")
+        if isinstance(exc, EmulatedError):
+            # Its own message, even an empty one (some vendors answer with no detail at all).
+            code, message = exc.code, exc.message
+        else:
+            code, message = ERROR_CODES.get(exc.status_code, "Error"), str(exc.detail)
         return Response(
-            control.error_body(exc.status_code, code, str(exc.detail)),
+            control.error_body(exc.status_code, code, message),
             status_code=exc.status_code,
             headers=exc.headers or None,
             media_type=MediaType.JSON,

@@ -12,8 +12,15 @@ from typing import Any
 from litestar import Litestar
 
 from portal.integrations.acme.emulator.app import create_emulator as create_acme_emulator
+from portal.integrations.sentinelone.emulator.app import create_emulator as create_s1_emulator
+from portal.integrations.sentinelone.emulator.app import create_eu_emulator as create_s1_eu_emulator
 
 # Each factory returns (app, state); the CLI serves the app.
 EmulatorFactory = Callable[[], tuple[Litestar, Any]]
 
-EMULATORS: dict[str, EmulatorFactory] = {"acme": create_acme_emulator}
+EMULATORS: dict[str, EmulatorFactory] = {
+    "acme": create_acme_emulator,
+    # Two SentinelOne consoles (one per app, each its own base URL): the demo connects to both.
+    "sentinelone": create_s1_emulator,
+    "sentinelone-eu": create_s1_eu_emulator,
+}

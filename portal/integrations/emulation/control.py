@@ -7,10 +7,20 @@ import json
 from dataclasses import dataclass, field
 
 from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPResponseStartEvent, Message, Receive, Scope, Send
 
 from portal.integrations.emulation.clock import EmulatorClock
-from portal.integrations.emulation.faults import ErrorBody, FaultAnswer, FaultRegistry, fault_answer
+from portal.integrations.emulation.faults import (
+    ErrorBody,
+    FaultAnswer,
+    FaultKind,
+    FaultPlan,
+    FaultRegistry,
+    PageItems,
+    fault_answer,
+    spoil_item,
+    value_items,
+)
 from portal.integrations.emulation.recording import RecordedRequest, RequestLog
 
 ADMIN_PREFIX = "/_emulator"
@@ -27,6 +37,7 @@ class EmulatorControl:
     faults: FaultRegistry = field(default_factory=FaultRegistry)
     requests: RequestLog = field(default_factory=RequestLog)
     error_body: ErrorBody = default_error_body
+    page_items: PageItems = value_items  # where malformed_item faults find a page's records
 
     def reset(self) -> None:
         self.faults.clear()
@@ -59,6 +70,36 @@ class EmulatorMiddleware:
         self.app = app
         self.control = control
 
+    def _spoiling(self, plan: FaultPlan, send: Send) -> Send:
+        """A ``send`` that holds the answer back, spoils one record of its page, and then sends it."""
+        start: HTTPResponseStartEvent | None = None
+        chunks: list[bytes] = []
+
+        async def spoil(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message
+                return
+            if message["type"] != "http.response.body" or start is None:
+                await send(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body", False):
+                return
+            body = b"".join(chunks)
+            try:
+                page = json.loads(body)
+            except ValueError:
+                page = None
+            if start["status"] == 200 and page is not None and spoil_item(plan, page, self.control.page_items):
+                body = json.dumps(page).encode()
+            headers = [(name, value) for name, value in start["headers"] if name.lower() != b"content-length"]
+            start["headers"] = [*headers, (b"content-length", str(len(body)).encode())]
+            await send(start)
+            await send({"type": "http.response.body", "body": body, "more_body": False})
+
+        return spoil
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = str(scope.get("path", ""))
         if scope["type"] != ScopeType.HTTP or path.startswith(ADMIN_PREFIX):
@@ -84,7 +125,10 @@ class EmulatorMiddleware:
                     status = message["status"]
                 await send(message)
 
-            await self.app(scope, receive, remember_status)
+            if plan is not None and plan.kind is FaultKind.MALFORMED_ITEM:
+                await self.app(scope, receive, self._spoiling(plan, remember_status))
+            else:
+                await self.app(scope, receive, remember_status)
         finally:
             query = scope.get("query_string", b"")
             self.control.requests.add(

@@ -22,6 +22,7 @@ class FaultKind(enum.StrEnum):
     LATENCY = "latency"  # the request is answered normally, late
     CONFLICT = "conflict"  # 412: someone else changed the object (an etag mismatch)
     MALFORMED = "malformed"  # 200 with a body that breaks the API's promises (``body``, default {})
+    MALFORMED_ITEM = "malformed_item"  # the real 200 page, one record (``index``) replaced by ``body`` (default {})
 
 
 # A conflict only makes sense on a write that carries an etag; the other kinds hit any method.
@@ -37,7 +38,8 @@ class FaultPlan:
     retry_after: float = 2.0  # rate_limit
     status: int = 503  # server_error
     seconds: float = 0.0  # latency
-    body: Any = None  # malformed: the 200 body to answer with
+    body: Any = None  # malformed: the 200 body to answer with; malformed_item: the record to put in the page
+    index: int = 0  # malformed_item: which record of the page (past the end: the last one)
 
     def __post_init__(self) -> None:
         self.kind = FaultKind(self.kind)
@@ -46,15 +48,15 @@ class FaultPlan:
             raise ValueError("count must be at least 1")
         if self.kind is FaultKind.SERVER_ERROR and not 500 <= self.status <= 599:
             raise ValueError("a server_error status must be 5xx")
-        if self.retry_after < 0 or self.seconds < 0:
-            raise ValueError("retry_after and seconds cannot be negative")
+        if self.retry_after < 0 or self.seconds < 0 or self.index < 0:
+            raise ValueError("retry_after, seconds and index cannot be negative")
         if self.path_prefix and not self.path_prefix.startswith("/"):
             raise ValueError("path_prefix must start with /")
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> FaultPlan:
         """A plan from an admin request body; ValueError says what is wrong with it."""
-        known = {"kind", "count", "path_prefix", "method", "retry_after", "status", "seconds", "body"}
+        known = {"kind", "count", "path_prefix", "method", "retry_after", "status", "seconds", "body", "index"}
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown fault fields: {', '.join(sorted(unknown))}")
@@ -71,6 +73,7 @@ class FaultPlan:
                 status=int(data.get("status", 503)),
                 seconds=float(data.get("seconds", 0.0)),
                 body=data.get("body"),
+                index=int(data.get("index", 0)),
             )
         except (TypeError, ValueError) as exc:
             raise ValueError(f"invalid fault: {exc}") from None
@@ -129,7 +132,8 @@ class FaultRegistry:
 
 
 def fault_answer(plan: FaultPlan, error_body: ErrorBody) -> FaultAnswer | None:
-    """What to answer instead of the real response; None for latency (answer normally, after the wait)."""
+    """What to answer instead of the real response; None for latency (answer normally, after the wait)
+    and for malformed_item (answer normally, with one record spoilt: see :func:`spoil_item`)."""
     if plan.kind is FaultKind.RATE_LIMIT:
         # Retry-After is whole seconds on the wire; never round a short wait down to "now".
         seconds = math.ceil(plan.retry_after)
@@ -151,3 +155,22 @@ def fault_answer(plan: FaultPlan, error_body: ErrorBody) -> FaultAnswer | None:
     if plan.kind is FaultKind.MALFORMED:
         return FaultAnswer(200, {} if plan.body is None else plan.body)
     return None
+
+
+# Where a page's records are in a response body (None: the body is no page).
+PageItems = Callable[[Any], list[Any] | None]
+
+
+def value_items(body: Any) -> list[Any] | None:
+    """The records of a ``{"value": [...]}`` page, the shape most vendors use."""
+    items = body.get("value") if isinstance(body, dict) else None
+    return items if isinstance(items, list) else None
+
+
+def spoil_item(plan: FaultPlan, body: Any, page_items: PageItems) -> bool:
+    """Replace one record of a page in place with the plan's ``body``; False when there is no record to spoil."""
+    items = page_items(body)
+    if not items:
+        return False
+    items[min(plan.index, len(items) - 1)] = {} if plan.body is None else plan.body
+    return True
