@@ -17,7 +17,7 @@ from litestar import Request, Router, delete, get, post, put
 from litestar.params import FromPath
 
 from portal.integrations.emulation.admin import json_object
-from portal.integrations.sentinelone.emulator.errors import PERMISSION, S1Error, invalid
+from portal.integrations.sentinelone.emulator.errors import PERMISSION, S1Error, invalid, not_found
 from portal.integrations.sentinelone.emulator.query import ListQuery, Sorting, matches_time, paged, time_filters
 from portal.integrations.sentinelone.emulator.records import agent_json, alert_json, threat_json
 from portal.integrations.sentinelone.emulator.state import (
@@ -187,7 +187,7 @@ def api_router(state: S1State) -> Router:
     @get("/accounts/{account_id:str}", sync_to_thread=False, opt={"permission": "Accounts.view"})
     def get_account(request: Request[Any, Any, Any], account_id: FromPath[str]) -> dict[str, Any]:
         if account_id not in state.visible_account_ids(user_of(request)):
-            state.account("0")  # the same 404 as for an id that does not exist
+            raise not_found(f"There is no account {account_id}.")  # as for an id that does not exist
         return {"data": state.account_json(state.account(account_id))}
 
     @get("/sites", sync_to_thread=False, opt={"permission": "Sites.view"})
@@ -231,7 +231,7 @@ def api_router(state: S1State) -> Router:
     @get("/sites/{site_id:str}", sync_to_thread=False, opt={"permission": "Sites.view"})
     def get_site(request: Request[Any, Any, Any], site_id: FromPath[str]) -> dict[str, Any]:
         if site_id not in state.visible_site_ids(user_of(request)):
-            state.site("0")
+            raise not_found(f"There is no site {site_id}.")
         return {"data": state.site_json(state.site(site_id))}
 
     # -- agents --------------------------------------------------------------------------------
@@ -396,7 +396,7 @@ def api_router(state: S1State) -> Router:
     def visible_threat(request: Request[Any, Any, Any], threat_id: str) -> Threat:
         threat = state.threat(threat_id)
         if threat_site(threat) not in state.visible_site_ids(user_of(request)):
-            state.threat("0")
+            raise not_found(f"There is no threat {threat_id}.")
         return threat
 
     @post("/threats/notes", status_code=200, opt={"permission": "Threats.addNote"})
