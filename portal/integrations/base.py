@@ -44,6 +44,8 @@ class RemotePage:
     items: Sequence[RemoteItem]
     next_token: str | None = None
     problems: Sequence[ItemProblem] = ()
+    # The credential's expiry when the vendor told it while fetching: stored on the connection.
+    credential_expires_at: datetime | None = None
 
 
 class Applied(enum.StrEnum):

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from portal.integrations.acme.manifest import MANIFEST as ACME
 from portal.integrations.manifest import Manifest
+from portal.integrations.sentinel.manifest import MANIFEST as SENTINEL
+from portal.integrations.sentinelone.manifest import MANIFEST as SENTINELONE
 
-MANIFESTS: dict[str, Manifest] = {manifest.vendor: manifest for manifest in (ACME,)}
+MANIFESTS: dict[str, Manifest] = {manifest.vendor: manifest for manifest in (ACME, SENTINEL, SENTINELONE)}
 
 
 def manifest(vendor: str) -> Manifest:

@@ -15,8 +15,10 @@ from portal.integrations.base import Vendor
 @functools.cache
 def vendors() -> dict[str, Vendor]:
     from portal.integrations.acme.vendor import AcmeVendor
+    from portal.integrations.sentinel.vendor import SentinelVendor
+    from portal.integrations.sentinelone.vendor import SentinelOneVendor
 
-    return {vendor.manifest.vendor: vendor for vendor in (AcmeVendor(),)}
+    return {vendor.manifest.vendor: vendor for vendor in (AcmeVendor(), SentinelVendor(), SentinelOneVendor())}
 
 
 def vendor(key: str) -> Vendor:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import or_, select, tuple_
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -283,3 +284,38 @@ async def set_asset_status(session: AsyncSession, access: Scope, asset_id: uuid.
     await session.flush()
     await _audit_asset(session, access, "asset.status", asset, before)
     return asset
+
+
+async def set_imported_fields(
+    session: AsyncSession, access: Scope, asset_id: uuid.UUID, values: dict[str, Any]
+) -> bool:
+    """Merge what an import read into the asset's imported fields; True when something changed."""
+    require_asset_work(access)
+    asset = await get_asset(session, access, asset_id)
+    merged = {**asset.fields, **values}
+    if merged == asset.fields:
+        return False
+    asset.fields = merged
+    await session.flush()
+    return True
+
+
+async def asset_type_named(
+    session: AsyncSession, name: str, *, create_in_group: uuid.UUID | None = None
+) -> AssetType | None:
+    """The asset type of exactly this name; with ``create_in_group``, created there when missing (imports)."""
+    name = name.strip()[:120]
+    if not name:
+        return None
+    found = await session.scalar(select(AssetType).where(AssetType.name == name))
+    if found is not None or create_in_group is None or await session.get(AssetGroup, create_in_group) is None:
+        return found
+    # Another import may create the same name at the same moment: the unique index decides, this one re-reads.
+    try:
+        async with session.begin_nested():
+            created = AssetType(name=name, group_id=create_in_group)
+            session.add(created)
+            await session.flush()
+        return created
+    except IntegrityError:
+        return await session.scalar(select(AssetType).where(AssetType.name == name))

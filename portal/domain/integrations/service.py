@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from portal.db.base import utcnow
 from portal.domain.access import Scope
 from portal.domain.accounts.models import Role, User
-from portal.domain.assets.models import AssetType
+from portal.domain.assets.models import AssetGroup, AssetType
 from portal.domain.audit.service import record, record_change
 from portal.domain.clients.models import Client, Site
 from portal.domain.errors import NotFoundError, ValidationError
@@ -289,6 +289,8 @@ async def mapping_choices(session: AsyncSession, fields: Iterable[ConfigField]) 
         choices["ticket_custom_fields"] = sorted(labels.items(), key=lambda item: item[1].casefold())
     if "asset_types" in needed:
         choices["asset_types"] = await _rows(session, select(AssetType.id, AssetType.name).order_by(AssetType.name))
+    if "asset_groups" in needed:
+        choices["asset_groups"] = await _rows(session, select(AssetGroup.id, AssetGroup.name).order_by(AssetGroup.name))
     if "sites" in needed:
         choices["sites"] = await _rows(
             session,

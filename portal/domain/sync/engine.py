@@ -209,6 +209,8 @@ async def advance(
             _fail(state, run, f"Internal error while fetching: {type(exc).__name__}", now, minutes, end_run=True)
             return Step("failed", run_id=run.id, message=state.last_error, unexpected=True)
 
+        if page.credential_expires_at is not None:
+            connection.credential_expires_at = page.credential_expires_at
         since = _since(state, spec, now)
         for item in page.items:
             if await _apply(session, handler, target, item, run) is None:

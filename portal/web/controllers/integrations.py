@@ -45,6 +45,7 @@ from portal.web.controllers.integrations_forms import (
     watermark_input,
 )
 from portal.web.controllers.settings_forms import typed_values, uuid_or_none
+from portal.web.controllers.vendor_tabs import VENDOR_TABS
 from portal.web.forms import text
 from portal.web.guards import requires_admin
 from portal.web.notices import notice, safe_back
@@ -92,6 +93,46 @@ class Refused:
     @classmethod
     def of(cls, form: FormMultiDict, exc: ValidationError, which: str | None = None) -> Refused:
         return cls(typed_values(form), exc.fields, which)
+
+
+def tabs_for(vendor: str) -> tuple[tuple[str, str, str], ...]:
+    """The generic tabs, with the vendor's own (see :mod:`portal.web.controllers.vendor_tabs`) after Clients."""
+    extra = VENDOR_TABS.get(vendor, ())
+    at = next(index for index, (key, _, _) in enumerate(TABS) if key == "clients") + 1
+    return TABS[:at] + extra + TABS[at:]
+
+
+async def connection_tab(
+    request: AnyRequest,
+    db_session: AsyncSession,
+    access: Scope,
+    connection_id: uuid.UUID,
+    tab: str,
+    *,
+    status_code: int = 200,
+    refused: Refused | None = None,
+    **context: Any,
+) -> Template:
+    """A connection's page on ``tab`` (also for vendor controllers' own tabs); ``refused``: a form sent back."""
+    connection = await service.get_connection(db_session, access, connection_id)
+    form_state: dict[str, Any] = {"values": {}, "errors": {}, "error_for": None}
+    if refused is not None:
+        status_code = 422
+        context |= {"values": refused.values, "errors": refused.errors, "error_for": refused.form}
+    return page(
+        request,
+        "integrations/connection.html",
+        partial="integrations/_tab.html",
+        nav=NAV,
+        connection=connection,
+        manifest=service.manifest_of(connection),
+        health=await health.connection_health(db_session, access, connection.id),
+        tab=tab,
+        tabs=tabs_for(connection.vendor),
+        now=utcnow(),
+        status_code=status_code,
+        **(form_state | context),
+    )
 
 
 class IntegrationsController(Controller):
@@ -187,24 +228,8 @@ class IntegrationsController(Controller):
         **context: Any,
     ) -> Template:
         """The tab; ``context`` is what it shows (``values`` the stored form values), ``refused`` a form sent back."""
-        connection = await service.get_connection(db_session, access, connection_id)
-        form_state: dict[str, Any] = {"values": {}, "errors": {}, "error_for": None}
-        if refused is not None:
-            status_code = 422
-            context |= {"values": refused.values, "errors": refused.errors, "error_for": refused.form}
-        return page(
-            request,
-            "integrations/connection.html",
-            partial="integrations/_tab.html",
-            nav=NAV,
-            connection=connection,
-            manifest=service.manifest_of(connection),
-            health=await health.connection_health(db_session, access, connection.id),
-            tab=tab,
-            tabs=TABS,
-            now=utcnow(),
-            status_code=status_code,
-            **(form_state | context),
+        return await connection_tab(
+            request, db_session, access, connection_id, tab, status_code=status_code, refused=refused, **context
         )
 
     async def _setup(

@@ -1,0 +1,168 @@
+"""SentinelOne as a socdesk vendor: what the sync engine, the outbox relay and "Test connection" call."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from portal.integrations.base import (
+    ConnectionCheck,
+    ConnectionView,
+    Delivered,
+    EntityHandler,
+    OutboundChange,
+    StaticCredentials,
+    TokenSource,
+    WebhookReading,
+)
+from portal.integrations.errors import Forbidden, InvalidRequest
+from portal.integrations.http import Credentials, VendorHttp
+from portal.integrations.manifest import Manifest
+from portal.integrations.sentinelone import records
+from portal.integrations.sentinelone.agents import AgentsHandler
+from portal.integrations.sentinelone.client import SentinelOneApi, SentinelOneClient
+from portal.integrations.sentinelone.detections import DetectionHandler
+from portal.integrations.sentinelone.manifest import MANIFEST, VERDICT_DEFAULTS
+from portal.integrations.sentinelone.records import ALERT, THREAT, text
+
+MARK = "[socdesk]"
+
+
+def marked(body: str, key: str) -> str:
+    """A note as socdesk writes it: marked as socdesk's, with the outbox key that makes a redelivery a no-op."""
+    return f"{MARK} {body}\n(ref {key})"
+
+
+def user_summary(user: Mapping[str, Any]) -> tuple[str, str]:
+    """Who the token belongs to, and the scope it sees."""
+    who = text(user.get("fullName")) or text(user.get("email")) or text(user.get("name")) or "an unnamed user"
+    email = text(user.get("email"))
+    if email and email != who:
+        who = f"{who} ({email})"
+    scope = text(user.get("scope")) or "unknown"
+    roles = user.get("scopeRoles")
+    names = []
+    if isinstance(roles, list):
+        for role in roles:
+            if isinstance(role, Mapping):
+                names.append(
+                    " ".join(
+                        filter(
+                            None,
+                            (
+                                text(role.get("name")),
+                                f"as {text(role.get('roleName'))}" if text(role.get("roleName")) else None,
+                            ),
+                        )
+                    )
+                )
+    return who, scope + (f": {', '.join(name for name in names if name)}" if names else "")
+
+
+class SentinelOneVendor:
+    manifest: Manifest = MANIFEST
+    entities: Mapping[str, EntityHandler] = {
+        "threats": DetectionHandler(THREAT),
+        "alerts": DetectionHandler(ALERT),
+        "agents": AgentsHandler(),
+    }
+
+    def base_url(self, connection: ConnectionView) -> str:
+        return str(connection.config.get("console_url") or "")
+
+    def credentials(self, connection: ConnectionView, tokens: TokenSource) -> Credentials:
+        token = str(connection.secrets.get("api_token") or "")
+        return StaticCredentials({"Authorization": f"ApiToken {token}"})
+
+    def client(self, http: VendorHttp, connection: ConnectionView) -> SentinelOneApi:
+        return SentinelOneApi(client=SentinelOneClient(http), connection=connection)
+
+    async def check(self, api: SentinelOneApi, connection: ConnectionView) -> ConnectionCheck:
+        user = await api.client.current_user()
+        who, scope = user_summary(user)
+        expires = await api.token_expiry()
+        try:
+            accounts = len(await api.client.accounts())
+            sees = f"{accounts} account{'' if accounts == 1 else 's'}"
+        except Forbidden:
+            sees = "no accounts (the token's scope is too narrow for account matching: give it Account scope)"
+        until = f"; the token expires {expires:%Y-%m-%d %H:%M} UTC" if expires else "; its expiry is unknown"
+        return ConnectionCheck(
+            ok=True,
+            message=f"Signed in to SentinelOne as {who}, scope {scope}; sees {sees}{until}.",
+            credential_expires_at=expires,
+            details={"user": who, "scope": scope},
+        )
+
+    async def deliver(self, api: SentinelOneApi, session: AsyncSession, change: OutboundChange) -> Delivered:
+        """One ticket change to its threat or alert. Every branch is safe to repeat (the relay is at-least-once)."""
+        if change.remote_type not in (THREAT, ALERT):
+            raise InvalidRequest(f"SentinelOne cannot apply a change to a {change.remote_type!r}.")
+        if change.operation == "comment":
+            body = text(change.payload.get("body"))
+            if not body:
+                raise InvalidRequest("An empty note cannot be sent.")
+            if change.remote_type == ALERT:
+                return Delivered()  # SentinelOne has no notes on cloud-detection alerts: the note stays here
+            return await self._note(api, change, body)
+        if change.operation == "close":
+            return await self._resolve(api, change)
+        if change.operation == "reopen":
+            record = await self._read(api, change)
+            if record is not None and not record.is_open:
+                await self._set_status(api, change, "in_progress")
+            return Delivered()
+        raise InvalidRequest(f"SentinelOne does not take {change.operation!r} changes.")
+
+    async def _read(self, api: SentinelOneApi, change: OutboundChange) -> records.Detection | None:
+        if change.remote_type == THREAT:
+            raw = await api.client.threat(change.remote_id)
+            return records.read_threat(raw) if raw else None
+        raw = await api.client.alert(change.remote_id)
+        return records.read_alert(raw) if raw else None
+
+    async def _set_status(self, api: SentinelOneApi, change: OutboundChange, status: str) -> None:
+        setter = api.client.set_threat_status if change.remote_type == THREAT else api.client.set_alert_status
+        await setter(change.remote_id, status, ticket_id=change.ticket_id)
+
+    async def _note(self, api: SentinelOneApi, change: OutboundChange, body: str) -> Delivered:
+        """A threat note; SentinelOne picks note ids, so the outbox key in the text finds a note already written."""
+        key = str(change.idempotency_key)
+        existing = await self._find_note(api, change.remote_id, key)
+        if existing is None:
+            await api.client.add_threat_note(change.remote_id, marked(body, key), ticket_id=change.ticket_id)
+            existing = await self._find_note(api, change.remote_id, key)
+        return Delivered(produced_remote_type=records.THREAT_NOTE, produced_remote_id=existing)
+
+    @staticmethod
+    async def _find_note(api: SentinelOneApi, threat_id: str, key: str) -> str | None:
+        for note in await api.client.threat_notes(threat_id):
+            if f"(ref {key})" in str(note.get("text") or ""):
+                return text(note.get("id")) or key
+        return None
+
+    async def _resolve(self, api: SentinelOneApi, change: OutboundChange) -> Delivered:
+        """Resolve, with the analyst verdict mapped from the closure classification; nothing already so is resent."""
+        classification = text(change.payload.get("classification")) or "Undetermined"
+        mappings = api.connection.mappings
+        verdict = str(mappings.get(f"verdict_{classification}") or VERDICT_DEFAULTS.get(classification, "undefined"))
+        record = await self._read(api, change)
+        if record is None:
+            return Delivered()  # gone in SentinelOne: nothing left to resolve
+        if record.verdict != verdict:
+            setter = api.client.set_threat_verdict if change.remote_type == THREAT else api.client.set_alert_verdict
+            await setter(change.remote_id, verdict, ticket_id=change.ticket_id)
+        if record.status != "resolved":
+            await self._set_status(api, change, "resolved")
+        note = text(change.payload.get("note"))
+        if note and change.remote_type == THREAT:
+            await self._note(api, change, f"Closed in socdesk: {note}")
+        return Delivered()
+
+    def read_webhook(
+        self, connection: ConnectionView, headers: Mapping[str, str], body: bytes, now: datetime
+    ) -> WebhookReading:
+        return WebhookReading(valid=False, delivery_id="", detail="SentinelOne connections take no webhooks.")
