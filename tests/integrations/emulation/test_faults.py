@@ -67,6 +67,7 @@ def test_plans_default_conflicts_to_patch() -> None:
         ({"kind": "rate_limit", "count": 0}, "count must be at least 1"),
         ({"kind": "server_error", "status": 404}, "must be 5xx"),
         ({"kind": "latency", "seconds": -1}, "cannot be negative"),
+        ({"kind": "malformed_item", "index": -1}, "cannot be negative"),
         ({"kind": "rate_limit", "path_prefix": "api"}, "must start with /"),
         ({"kind": "rate_limit", "colour": "red"}, "unknown fault fields: colour"),
         ({"kind": "rate_limit", "count": "many"}, "invalid fault"),
@@ -136,6 +137,18 @@ async def test_latency_delays_the_real_answer(emulator) -> None:
     assert time.perf_counter() - started >= 0.3
     assert response.json() == {"value": [1, 2]}
     assert control.requests.entries()[-1].fault == "latency"
+
+
+async def test_malformed_item_spoils_one_record_of_the_real_page(emulator) -> None:
+    control, http, _ = emulator
+    control.faults.add("malformed_item", index=5, body={"broken": True})  # past the end: the last record
+    response = await http.get("/api/items")
+    assert response.json() == {"value": [1, {"broken": True}]}
+    assert response.headers["content-length"] == str(len(response.content))
+    assert control.requests.entries()[-1].fault == "malformed_item"
+    control.faults.add("malformed_item")
+    assert (await http.patch("/api/items/7")).json() == {"id": "7"}  # no page: answered as it was
+    assert (await http.get("/api/items")).json() == {"value": [1, 2]}
 
 
 async def test_unknown_routes_and_errors_use_the_vendors_shape(emulator) -> None:
