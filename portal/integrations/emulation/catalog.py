@@ -12,6 +12,7 @@ from typing import Any
 from litestar import Litestar
 
 from portal.integrations.acme.emulator.app import create_emulator as create_acme_emulator
+from portal.integrations.sentinel.emulator.app import create_emulator as create_sentinel_emulator
 from portal.integrations.sentinelone.emulator.app import create_emulator as create_s1_emulator
 from portal.integrations.sentinelone.emulator.app import create_eu_emulator as create_s1_eu_emulator
 
@@ -20,6 +21,8 @@ EmulatorFactory = Callable[[], tuple[Litestar, Any]]
 
 EMULATORS: dict[str, EmulatorFactory] = {
     "acme": create_acme_emulator,
+    # Entra ID sign-in and Azure Resource Manager (Sentinel) on one port: login and ARM base URLs both point at it.
+    "sentinel": create_sentinel_emulator,
     # Two SentinelOne consoles (one per app, each its own base URL): the demo connects to both.
     "sentinelone": create_s1_emulator,
     "sentinelone-eu": create_s1_eu_emulator,

@@ -20,7 +20,7 @@ import json
 import re
 import secrets
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
@@ -40,13 +40,18 @@ Issuer = str | Callable[[str, Mapping[str, str]], str] | None
 
 
 class OAuthError(Exception):
-    """An RFC 6749 error response: ``error`` is the code clients branch on."""
+    """An RFC 6749 error response: ``error`` is the code clients branch on.
 
-    def __init__(self, error: str, description: str, *, status: int = 400) -> None:
+    ``reason`` names the rule that refused (``pkce``, ``refresh_revoked``...), so a vendor's
+    server can answer in its own words (:meth:`OAuthServer.error_json`).
+    """
+
+    def __init__(self, error: str, description: str, *, status: int = 400, reason: str = "") -> None:
         super().__init__(f"{error}: {description}")
         self.error = error
         self.description = description
         self.status = status
+        self.reason = reason
 
     def to_json(self) -> dict[str, str]:
         return {"error": self.error, "error_description": self.description}
@@ -61,6 +66,15 @@ class RegisteredClient:
 
 
 @dataclass(frozen=True)
+class Principal:
+    """Who signed in: the server's one default account, or a person from a vendor's directory."""
+
+    subject: str
+    tenant_id: str
+    claims: Mapping[str, Any] = field(default_factory=dict)  # extra id-token claims (name, oid...)
+
+
+@dataclass(frozen=True)
 class TokenInfo:
     """What a valid access token grants: the API emulator's view of the caller."""
 
@@ -69,6 +83,17 @@ class TokenInfo:
     tenant_id: str
     scopes: frozenset[str]
     expires_at: datetime
+    audience: str = ""  # the resource the token is for, where the vendor has several
+    claims: Mapping[str, Any] = field(default_factory=dict)  # the principal's extra claims
+
+
+@dataclass(frozen=True)
+class BearerCheck:
+    """An ``Authorization`` header judged: the grant, or why there is none
+    (``missing``, ``invalid``, ``expired``, ``revoked``)."""
+
+    info: TokenInfo | None
+    problem: str = ""
 
 
 @dataclass
@@ -84,6 +109,9 @@ class PendingConsent:
     nonce: str | None
     issuer: str
     expires_at: datetime
+    principal: Principal | None = None  # None: nobody has signed in yet (servers with a directory)
+    params: Mapping[str, str] = field(default_factory=dict)  # the authorization request as sent
+    context: Mapping[str, str] = field(default_factory=dict)  # path parameters (e.g. the tenant)
 
 
 @dataclass
@@ -97,6 +125,7 @@ class _Code:
     expires_at: datetime
     used: bool = False
     tokens: list[str] = field(default_factory=list)  # revoked if the code is replayed
+    principal: Principal | None = None
 
 
 @dataclass
@@ -111,6 +140,9 @@ class _RefreshToken:
     scopes: tuple[str, ...]
     issuer: str
     active: bool = True
+    principal: Principal | None = None
+    issued_at: datetime | None = None
+    ended: str = ""  # why it no longer works: "rotated", "revoked", "replayed"
 
 
 @dataclass(frozen=True)
@@ -120,6 +152,7 @@ class AuthorizeStep:
     error_page: str = ""
     location: str = ""
     consent: PendingConsent | None = None
+    page: str = ""  # any other HTML to show (a sign-in form, a form_post answer)
 
 
 def _b64url(data: bytes) -> str:
@@ -154,6 +187,7 @@ class OAuthServer:
         scopes_supported: Collection[str] | None = None,
         access_token_lifetime: int = 3600,
         code_lifetime: int = 600,
+        refresh_token_lifetime: int | None = None,  # None: refresh tokens never expire by age
     ) -> None:
         self.clock = clock or EmulatorClock()
         self.subject = subject
@@ -163,6 +197,7 @@ class OAuthServer:
         self.scopes_supported = frozenset(scopes_supported) if scopes_supported is not None else None
         self.access_token_lifetime = access_token_lifetime
         self.code_lifetime = code_lifetime
+        self.refresh_token_lifetime = refresh_token_lifetime
         self.auto_approve = False
         self.clients: dict[str, RegisteredClient] = {}
         self._consents: dict[str, PendingConsent] = {}
@@ -180,25 +215,40 @@ class OAuthServer:
         return client
 
     def issue_tokens(
-        self, client_id: str, scopes: Sequence[str], *, nonce: str | None = None, issuer: str = "http://emulator.test"
+        self,
+        client_id: str,
+        scopes: Sequence[str],
+        *,
+        nonce: str | None = None,
+        issuer: str = "http://emulator.test",
+        principal: Principal | None = None,
     ) -> dict[str, Any]:
         """A token response minted directly, for tests that skip the browser sign-in."""
         resolved = self.issuer if isinstance(self.issuer, str) else issuer
-        return self._mint(client_id, tuple(scopes), resolved, nonce)
+        return self._mint(client_id, tuple(scopes), resolved, nonce, principal=principal)
 
-    def expire_access_tokens(self) -> int:
-        """Every live access token starts getting 401s; refresh tokens still work."""
+    def expire_access_tokens(self, *, subject: str | None = None) -> int:
+        """Every live access token (of ``subject``, or everyone's) is now expired; refresh tokens still work."""
         now = self.clock.now()
-        live = [token for token in self._access.values() if not token.revoked and now < token.info.expires_at]
+        live = [
+            token
+            for token in self._access.values()
+            if not token.revoked and now < token.info.expires_at and (subject is None or token.info.subject == subject)
+        ]
         for token in live:
-            token.revoked = True
+            token.info = replace(token.info, expires_at=now)
         return len(live)
 
-    def revoke_refresh_tokens(self) -> int:
-        """Every grant is gone: refreshing answers invalid_grant (a person must sign in again)."""
-        live = [token for token in self._refresh.values() if token.active]
+    def revoke_refresh_tokens(self, *, subject: str | None = None) -> int:
+        """Every grant (of ``subject``, or everyone's) is gone: refreshing answers invalid_grant."""
+        live = [
+            token
+            for token in self._refresh.values()
+            if token.active and (subject is None or self._principal(token.principal).subject == subject)
+        ]
         for token in live:
             token.active = False
+            token.ended = "revoked"
         return len(live)
 
     def reset(self) -> None:
@@ -211,13 +261,22 @@ class OAuthServer:
 
     def validate_bearer(self, header: str | None) -> TokenInfo | None:
         """The grant behind an ``Authorization: Bearer`` header, or None when it is not (or no longer) valid."""
+        check = self.check_bearer(header)
+        return None if check.problem else check.info
+
+    def check_bearer(self, header: str | None) -> BearerCheck:
+        """Like :meth:`validate_bearer`, saying why a header grants nothing (APIs word each case apart)."""
         if not header:
-            return None
+            return BearerCheck(None, "missing")
         scheme, _, value = header.partition(" ")
         token = self._access.get(value.strip()) if scheme.lower() == "bearer" else None
-        if token is None or token.revoked or self.clock.now() >= token.info.expires_at:
-            return None
-        return token.info
+        if token is None:
+            return BearerCheck(None, "invalid")
+        if token.revoked:
+            return BearerCheck(token.info, "revoked")
+        if self.clock.now() >= token.info.expires_at:
+            return BearerCheck(token.info, "expired")
+        return BearerCheck(token.info)
 
     def issuer_for(self, base_url: str, path_params: Mapping[str, str] | None = None) -> str:
         if self.issuer is None:
@@ -228,7 +287,9 @@ class OAuthServer:
 
     # -- authorization endpoint ----------------------------------------------------------------
 
-    def begin_authorization(self, params: Mapping[str, str], issuer: str) -> AuthorizeStep:
+    def begin_authorization(
+        self, params: Mapping[str, str], issuer: str, context: Mapping[str, str] | None = None
+    ) -> AuthorizeStep:
         client = self.clients.get(params.get("client_id", ""))
         if client is None:
             return AuthorizeStep(error_page="This application is not registered (unknown client_id).")
@@ -238,10 +299,11 @@ class OAuthServer:
             return AuthorizeStep(error_page="The redirect_uri is not registered for this application.")
 
         def refuse(error: str, description: str) -> AuthorizeStep:
+            extras = self.redirect_extras(issuer)
             return AuthorizeStep(
                 location=with_query(
                     redirect_uri,
-                    {"error": error, "error_description": description, "state": params.get("state"), "iss": issuer},
+                    {"error": error, "error_description": description, "state": params.get("state"), **extras},
                 )
             )
 
@@ -265,11 +327,74 @@ class OAuthServer:
             nonce=params.get("nonce"),
             issuer=issuer,
             expires_at=self.clock.now() + timedelta(seconds=self.code_lifetime),
+            params=dict(params),
+            context=dict(context or {}),
         )
+        return self.next_step(consent)
+
+    # -- hooks a vendor's server overrides (the defaults are the plain RFC behaviour) ------------
+
+    def next_step(self, consent: PendingConsent) -> AuthorizeStep:
+        """What follows a valid authorization request: approve at once, or ask for consent."""
         if self.auto_approve:
-            return AuthorizeStep(location=self._approve(consent))
+            return AuthorizeStep(location=self.approve(consent))
+        return AuthorizeStep(consent=self.hold(consent))
+
+    def submit(self, request_id: str, form: Mapping[str, str]) -> AuthorizeStep:
+        """A form on an authorization page was posted (by default: the consent page's)."""
+        return self.decide(request_id, form.get("decision", "") == "accept")
+
+    def redirect_extras(self, issuer: str) -> dict[str, str]:
+        """Parameters every redirect back to the client carries (RFC 9207's ``iss`` by default)."""
+        return {"iss": issuer}
+
+    def declined(self, consent: PendingConsent) -> dict[str, str]:
+        """The error parameters of a redirect after the person pressed Cancel."""
+        return {"error": "access_denied", "error_description": "The user declined."}
+
+    def token_scopes(self, granted: tuple[str, ...], form: Mapping[str, str], grant_type: str) -> tuple[str, ...]:
+        """The scopes a token request gets: a code's grant, or a refresh's narrowing of it."""
+        if grant_type == "refresh_token" and form.get("scope"):
+            asked = tuple(dict.fromkeys(form["scope"].split()))
+            if not set(asked) <= set(granted):
+                raise OAuthError("invalid_scope", "A refresh cannot widen the granted scopes.", reason="scope_widen")
+            return asked
+        return granted
+
+    def audience_for(self, scopes: tuple[str, ...]) -> str:
+        """The resource an access token for ``scopes`` is for ("" where the vendor has one API)."""
+        return ""
+
+    def issues_refresh_token(self, scopes: tuple[str, ...]) -> bool:
+        return True
+
+    def shape_token_response(self, response: dict[str, Any], principal: Principal) -> dict[str, Any]:
+        """The token endpoint's success body as the vendor words it."""
+        return response
+
+    def id_token_claims(self, claims: dict[str, Any], principal: Principal) -> dict[str, Any]:
+        return claims
+
+    def error_json(self, exc: OAuthError) -> dict[str, Any]:
+        """The token endpoint's error body as the vendor words it."""
+        return exc.to_json()
+
+    def check_context(self, context: Mapping[str, str]) -> None:
+        """Refuse a token request whose path parameters name nothing the server knows (raise OAuthError)."""
+
+    # -- building blocks for the hooks -----------------------------------------------------------
+
+    def hold(self, consent: PendingConsent) -> PendingConsent:
+        """Keep a request for a later form post (:meth:`pending` finds it again)."""
         self._consents[consent.id] = consent
-        return AuthorizeStep(consent=consent)
+        return consent
+
+    def pending(self, request_id: str) -> PendingConsent | None:
+        """A held request that has not expired (it stays held)."""
+        consent = self._consents.get(request_id)
+        if consent is None or self.clock.now() >= consent.expires_at:
+            return None
+        return consent
 
     def decide(self, request_id: str, accept: bool) -> AuthorizeStep:
         """The person pressed Accept or Cancel on the consent page."""
@@ -277,20 +402,18 @@ class OAuthServer:
         if consent is None or self.clock.now() >= consent.expires_at:
             return AuthorizeStep(error_page="This sign-in request has expired or was already answered. Start again.")
         if not accept:
-            return AuthorizeStep(
-                location=with_query(
-                    consent.redirect_uri,
-                    {
-                        "error": "access_denied",
-                        "error_description": "The user declined.",
-                        "state": consent.state,
-                        "iss": consent.issuer,
-                    },
-                )
-            )
-        return AuthorizeStep(location=self._approve(consent))
+            return AuthorizeStep(location=self.redirect(consent, self.declined(consent)))
+        return AuthorizeStep(location=self.approve(consent))
 
-    def _approve(self, consent: PendingConsent) -> str:
+    def redirect(self, consent: PendingConsent, params: Mapping[str, str]) -> str:
+        """The client's redirect address with ``params``, its ``state`` and the server's extras."""
+        self._consents.pop(consent.id, None)
+        return with_query(
+            consent.redirect_uri, {**params, "state": consent.state, **self.redirect_extras(consent.issuer)}
+        )
+
+    def approve(self, consent: PendingConsent) -> str:
+        """Issue the authorization code: the redirect that carries it."""
         code = secrets.token_urlsafe(32)
         self._codes[code] = _Code(
             client_id=consent.client.client_id,
@@ -300,20 +423,24 @@ class OAuthServer:
             nonce=consent.nonce,
             issuer=consent.issuer,
             expires_at=self.clock.now() + timedelta(seconds=self.code_lifetime),
+            principal=consent.principal,
         )
-        return with_query(consent.redirect_uri, {"code": code, "state": consent.state, "iss": consent.issuer})
+        return self.redirect(consent, {"code": code})
 
     # -- token endpoint ------------------------------------------------------------------------
 
-    def token(self, form: Mapping[str, str], authorization: str | None) -> dict[str, Any]:
+    def token(
+        self, form: Mapping[str, str], authorization: str | None, context: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
         """The token endpoint's answer; raises :class:`OAuthError` with the RFC 6749 error code."""
+        self.check_context(context or {})
         client = self._authenticate(form, authorization)
         grant_type = form.get("grant_type", "")
         if grant_type == "authorization_code":
             return self._exchange_code(client, form)
         if grant_type == "refresh_token":
             return self._refresh_grant(client, form)
-        raise OAuthError("unsupported_grant_type", f"grant_type {grant_type!r} is not supported.")
+        raise OAuthError("unsupported_grant_type", f"grant_type {grant_type!r} is not supported.", reason="grant_type")
 
     def _authenticate(self, form: Mapping[str, str], authorization: str | None) -> RegisteredClient:
         basic = (authorization or "").startswith("Basic ")
@@ -323,7 +450,9 @@ class OAuthServer:
             try:
                 decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode()  # type: ignore[index]
             except (binascii.Error, UnicodeDecodeError):
-                raise OAuthError("invalid_client", "Malformed Basic credentials.", status=401) from None
+                raise OAuthError(
+                    "invalid_client", "Malformed Basic credentials.", status=401, reason="client_auth"
+                ) from None
             raw_id, _, raw_secret = decoded.partition(":")
             client_id, secret = unquote(raw_id), unquote(raw_secret)
             if form.get("client_id") and form["client_id"] != client_id:
@@ -331,15 +460,21 @@ class OAuthServer:
         else:
             client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
         client = self.clients.get(client_id)
-        if client is None or not hmac.compare_digest(client.client_secret.encode(), secret.encode()):
+        if client is None:
+            raise OAuthError(
+                "invalid_client", "Client authentication failed.", status=401 if basic else 400, reason="client_unknown"
+            )
+        if not hmac.compare_digest(client.client_secret.encode(), secret.encode()):
             # RFC 6749 5.2: a client that authenticated with the Authorization header gets a 401.
-            raise OAuthError("invalid_client", "Client authentication failed.", status=401 if basic else 400)
+            raise OAuthError(
+                "invalid_client", "Client authentication failed.", status=401 if basic else 400, reason="client_secret"
+            )
         return client
 
     def _exchange_code(self, client: RegisteredClient, form: Mapping[str, str]) -> dict[str, Any]:
         code = self._codes.get(form.get("code", ""))
         if code is None or code.client_id != client.client_id:
-            raise OAuthError("invalid_grant", "The authorization code is invalid.")
+            raise OAuthError("invalid_grant", "The authorization code is invalid.", reason="code_invalid")
         if code.used:
             # A replayed code may be a stolen one: revoke what it already produced (RFC 6749 4.1.2).
             for token in code.tokens:
@@ -347,71 +482,102 @@ class OAuthServer:
                     self._access[token].revoked = True
                 if token in self._refresh:
                     self._refresh[token].active = False
-            raise OAuthError("invalid_grant", "The authorization code was already used.")
+                    self._refresh[token].ended = "replayed"
+            raise OAuthError("invalid_grant", "The authorization code was already used.", reason="code_used")
         code.used = True
         if self.clock.now() >= code.expires_at:
-            raise OAuthError("invalid_grant", "The authorization code has expired.")
+            raise OAuthError("invalid_grant", "The authorization code has expired.", reason="code_expired")
         if form.get("redirect_uri") != code.redirect_uri:
-            raise OAuthError("invalid_grant", "redirect_uri does not match the authorization request.")
+            raise OAuthError(
+                "invalid_grant", "redirect_uri does not match the authorization request.", reason="redirect_mismatch"
+            )
         verifier = form.get("code_verifier", "")
         if not PKCE_VERIFIER.match(verifier) or not hmac.compare_digest(s256(verifier), code.code_challenge):
-            raise OAuthError("invalid_grant", "PKCE verification failed (code_verifier).")
-        response = self._mint(client.client_id, code.scopes, code.issuer, code.nonce)
-        code.tokens += [response["access_token"], response["refresh_token"]]
+            raise OAuthError("invalid_grant", "PKCE verification failed (code_verifier).", reason="pkce")
+        scopes = self.token_scopes(code.scopes, form, "authorization_code")
+        response = self._mint(
+            client.client_id, scopes, code.issuer, code.nonce, principal=code.principal, grant=code.scopes
+        )
+        code.tokens += [response["access_token"], response.get("refresh_token", "")]
         return response
 
     def _refresh_grant(self, client: RegisteredClient, form: Mapping[str, str]) -> dict[str, Any]:
         grant = self._refresh.get(form.get("refresh_token", ""))
-        if grant is None or not grant.active or grant.client_id != client.client_id:
-            raise OAuthError("invalid_grant", "The refresh token is invalid, expired or revoked.")
-        scopes = grant.scopes
-        if form.get("scope"):
-            asked = tuple(dict.fromkeys(form["scope"].split()))
-            if not set(asked) <= set(grant.scopes):
-                raise OAuthError("invalid_scope", "A refresh cannot widen the granted scopes.")
-            scopes = asked
-        grant.active = False  # rotation: the old refresh token is spent
-        return self._mint(client.client_id, scopes, grant.issuer, None, id_token=False)
+        dead = "The refresh token is invalid, expired or revoked."
+        if grant is None or grant.client_id != client.client_id:
+            raise OAuthError("invalid_grant", dead, reason="refresh_invalid")
+        if not grant.active:
+            raise OAuthError("invalid_grant", dead, reason=f"refresh_{grant.ended or 'revoked'}")
+        lifetime = self.refresh_token_lifetime
+        issued = grant.issued_at
+        if lifetime is not None and issued and self.clock.now() >= issued + timedelta(seconds=lifetime):
+            grant.active, grant.ended = False, "expired"
+            raise OAuthError("invalid_grant", dead, reason="refresh_expired")
+        scopes = self.token_scopes(grant.scopes, form, "refresh_token")
+        grant.active, grant.ended = False, "rotated"  # rotation: the old refresh token is spent
+        # The grant keeps everything consented, whichever resource this one token is for.
+        return self._mint(
+            client.client_id, scopes, grant.issuer, None, id_token=False, principal=grant.principal, grant=grant.scopes
+        )
+
+    def _principal(self, principal: Principal | None) -> Principal:
+        return principal or Principal(self.subject, self.tenant_id)
 
     def _mint(
-        self, client_id: str, scopes: tuple[str, ...], issuer: str, nonce: str | None, *, id_token: bool = True
+        self,
+        client_id: str,
+        scopes: tuple[str, ...],
+        issuer: str,
+        nonce: str | None,
+        *,
+        id_token: bool = True,
+        principal: Principal | None = None,
+        grant: tuple[str, ...] | None = None,
     ) -> dict[str, Any]:
         now = self.clock.now()
-        access, refresh = "at_" + secrets.token_urlsafe(32), "rt_" + secrets.token_urlsafe(32)
+        who = self._principal(principal)
+        access = "at_" + secrets.token_urlsafe(32)
         self._access[access] = _AccessToken(
             TokenInfo(
                 client_id=client_id,
-                subject=self.subject,
-                tenant_id=self.tenant_id,
+                subject=who.subject,
+                tenant_id=who.tenant_id,
                 scopes=frozenset(scopes),
                 expires_at=now + timedelta(seconds=self.access_token_lifetime),
+                audience=self.audience_for(scopes),
+                claims=dict(who.claims),
             )
         )
-        self._refresh[refresh] = _RefreshToken(client_id=client_id, scopes=scopes, issuer=issuer)
         response: dict[str, Any] = {
             "token_type": "Bearer",
             "access_token": access,
             "expires_in": self.access_token_lifetime,
-            "refresh_token": refresh,
             "scope": " ".join(scopes),
         }
+        if self.issues_refresh_token(scopes):
+            refresh = "rt_" + secrets.token_urlsafe(32)
+            self._refresh[refresh] = _RefreshToken(
+                client_id=client_id, scopes=grant or scopes, issuer=issuer, principal=principal, issued_at=now
+            )
+            response["refresh_token"] = refresh
         if id_token and "openid" in scopes:
-            response["id_token"] = self._id_token(client_id, issuer, nonce, now)
-        return response
+            response["id_token"] = self._id_token(client_id, issuer, nonce, now, who)
+        return self.shape_token_response(response, who)
 
-    def _id_token(self, client_id: str, issuer: str, nonce: str | None, now: datetime) -> str:
+    def _id_token(self, client_id: str, issuer: str, nonce: str | None, now: datetime, who: Principal) -> str:
         """A well-formed but unsigned JWT (alg "none"): the emulator has no keys to publish."""
         claims: dict[str, Any] = {
             "iss": issuer,
             "aud": client_id,
-            "sub": self.subject,
-            "tid": self.tenant_id,
-            "preferred_username": self.subject,
+            "sub": who.subject,
+            "tid": who.tenant_id,
+            "preferred_username": who.subject,
             "iat": int(now.timestamp()),
             "exp": int(now.timestamp()) + self.access_token_lifetime,
         }
         if nonce is not None:
             claims["nonce"] = nonce
+        claims = self.id_token_claims(claims | dict(who.claims), who)
         header = {"alg": "none", "typ": "JWT"}
         return f"{_b64url_json(header)}.{_b64url_json(claims)}."
 
@@ -448,12 +614,18 @@ def _answer(step: AuthorizeStep, server: OAuthServer, action: str) -> Response[s
         return error_page(step.error_page)
     if step.location:
         return Response("", status_code=302, headers={"Location": step.location}, media_type=MediaType.TEXT)
+    if step.page:
+        return Response(step.page, status_code=200, media_type=MediaType.HTML)
     assert step.consent is not None
     return Response(consent_page(server, step.consent, action), media_type=MediaType.HTML)
 
 
+def _path_params(request: Request[Any, Any, Any]) -> dict[str, str]:
+    return {key: str(value) for key, value in request.path_params.items()}
+
+
 def _issuer(server: OAuthServer, request: Request[Any, Any, Any]) -> str:
-    return server.issuer_for(str(request.base_url), {key: str(value) for key, value in request.path_params.items()})
+    return server.issuer_for(str(request.base_url), _path_params(request))
 
 
 def oauth_router(
@@ -468,12 +640,13 @@ def oauth_router(
     @get(authorize_path, media_type=MediaType.HTML, sync_to_thread=False)
     def authorize(request: Request[Any, Any, Any]) -> Response[str]:
         params = {key: str(value) for key, value in request.query_params.items()}
-        return _answer(server.begin_authorization(params, _issuer(server, request)), server, request.url.path)
+        step = server.begin_authorization(params, _issuer(server, request), _path_params(request))
+        return _answer(step, server, request.url.path)
 
     @post(authorize_path, media_type=MediaType.HTML)
     async def decide(request: Request[Any, Any, Any]) -> Response[str]:
-        form = await request.form()
-        step = server.decide(str(form.get("request", "")), str(form.get("decision", "")) == "accept")
+        form = {key: str(value) for key, value in (await request.form()).items()}
+        step = server.submit(form.get("request", ""), form)
         return _answer(step, server, request.url.path)
 
     @post(token_path)
@@ -481,11 +654,11 @@ def oauth_router(
         form = {key: str(value) for key, value in (await request.form()).items()}
         headers = {"Cache-Control": "no-store", "Pragma": "no-cache"}
         try:
-            body = server.token(form, request.headers.get("authorization"))
+            body = server.token(form, request.headers.get("authorization"), _path_params(request))
         except OAuthError as exc:
             if exc.status == 401:
                 headers["WWW-Authenticate"] = 'Basic realm="token"'
-            return Response(exc.to_json(), status_code=exc.status, headers=headers)
+            return Response(server.error_json(exc), status_code=exc.status, headers=headers)
         return Response(body, status_code=200, headers=headers)
 
     return Router(path=path, route_handlers=[authorize, decide, token])
