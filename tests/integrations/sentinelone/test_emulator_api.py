@@ -370,6 +370,16 @@ async def test_incident_status_and_verdict_updates_report_affected(console: Cons
     assert again["updatedAt"] == stored["updatedAt"]  # nothing changed, nothing to poll again
 
 
+async def test_an_external_ticket_id_is_stored_on_the_threat(console: Console) -> None:
+    threat = (await raise_threat(console))["id"]
+    body = {"filter": {"ids": [threat]}, "data": {"externalTicketId": "SD-1042"}}
+    assert (await console.post("/threats/external-ticket-id", body)).json() == {"data": {"affected": 1}}
+    (listed,) = await console.data("/threats", ids=threat)
+    assert (listed["threatInfo"]["externalTicketId"], listed["threatInfo"]["externalTicketExists"]) == ("SD-1042", True)
+    wrong = {"filter": {"ids": [threat]}, "data": {"externalTicketId": 1042}}
+    an_error(await console.post("/threats/external-ticket-id", wrong), 400, 4000010, "Validation Error")
+
+
 async def test_threat_writes_are_validated(console: Console) -> None:
     threat = (await raise_threat(console))["id"]
     bad_status = {"filter": {"ids": [threat]}, "data": {"incidentStatus": "closed"}}

@@ -10,10 +10,11 @@ is ``{"allSites": {...}, "sites": [...]}``) and page as :mod:`.query` describes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 from litestar import Request, Router, delete, get, post, put
+from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath
 
 from portal.integrations.emulation.admin import json_object
@@ -32,6 +33,9 @@ from portal.integrations.sentinelone.emulator.state import (
     Threat,
     iso,
 )
+
+R = TypeVar("R")  # a record a bulk write changes
+V = TypeVar("V")  # the value it writes
 
 ACCOUNT_FILTERS = frozenset(
     {"ids", "accountIds", "name", "name__contains", "states", "state", "accountType", "usageType", "query"}
@@ -137,8 +141,8 @@ def _check_known(name: str, ids: Iterable[str] | None, known: set[str]) -> None:
         raise invalid(f"{name}: {', '.join(unknown)} not found.")
 
 
-def _by_time(field: str) -> Callable[[dict[str, Any]], Any]:
-    return lambda record: record[field]
+def _field(name: str) -> Callable[[dict[str, Any]], Any]:
+    return lambda record: record[name]
 
 
 def api_router(state: S1State) -> Router:
@@ -177,7 +181,7 @@ def api_router(state: S1State) -> Router:
             and matches_time(query, "updatedAt", account["updatedAt"])
         ]
         sorting = Sorting(
-            {"id": lambda a: int(a["id"]), "name": _by_time("name"), "createdAt": _by_time("createdAt")}, "id"
+            {"id": lambda a: int(a["id"]), "name": _field("name"), "createdAt": _field("createdAt")}, "id"
         )
         page, pagination = paged(
             query, records, sorting=sorting, record_id=lambda a: a["id"], render=state.account_json
@@ -214,9 +218,9 @@ def api_router(state: S1State) -> Router:
         sorting = Sorting(
             {
                 "id": lambda s: int(s["id"]),
-                "name": _by_time("name"),
-                "accountName": _by_time("accountName"),
-                "createdAt": _by_time("createdAt"),
+                "name": _field("name"),
+                "accountName": _field("accountName"),
+                "createdAt": _field("createdAt"),
             },
             "id",
         )
@@ -273,11 +277,11 @@ def api_router(state: S1State) -> Router:
         sorting = Sorting(
             {
                 "id": lambda a: int(a["id"]),
-                "computerName": _by_time("computerName"),
-                "updatedAt": _by_time("updatedAt"),
-                "createdAt": _by_time("createdAt"),
-                "registeredAt": _by_time("registeredAt"),
-                "lastActiveDate": _by_time("lastActiveDate"),
+                "computerName": _field("computerName"),
+                "updatedAt": _field("updatedAt"),
+                "createdAt": _field("createdAt"),
+                "registeredAt": _field("registeredAt"),
+                "lastActiveDate": _field("lastActiveDate"),
             },
             "id",
         )
@@ -361,35 +365,73 @@ def api_router(state: S1State) -> Router:
             raise invalid(f"{key}: must be one of {', '.join(choices)}.")
         return str(value)
 
-    @post("/threats/incident", status_code=200, opt={"permission": "Threats.updateIncidentStatus"})
-    async def threats_incident(request: Request[Any, Any, Any]) -> dict[str, Any]:
-        query, data = await write_body(request)
-        status = data_value(data, "incidentStatus", INCIDENT_STATUSES)
-        threats = select_threats(user_of(request), query)
-        for threat in threats:
-            state.set_threat(threat, incident_status=status)
-        return {"data": {"affected": len(threats)}}
+    def bulk_write(
+        path: str,
+        permission: str,
+        select: Callable[[ApiUser, ListQuery], Sequence[R]],
+        read: Callable[[dict[str, Any]], V],
+        apply: Callable[[R, V, ApiUser], object],
+    ) -> HTTPRouteHandler:
+        """A ``{filter, data}`` POST: ``read`` checks ``data`` (even when nothing matches), ``apply`` changes
+        each match."""
 
-    @post("/threats/analyst-verdict", status_code=200, opt={"permission": "Threats.updateAnalystVerdict"})
-    async def threats_verdict(request: Request[Any, Any, Any]) -> dict[str, Any]:
-        query, data = await write_body(request)
-        verdict = data_value(data, "analystVerdict", ANALYST_VERDICTS)
-        threats = select_threats(user_of(request), query)
-        for threat in threats:
-            state.set_threat(threat, analyst_verdict=verdict)
-        return {"data": {"affected": len(threats)}}
+        @post(path, status_code=200, opt={"permission": permission})
+        async def write(request: Request[Any, Any, Any]) -> dict[str, Any]:
+            query, data = await write_body(request)
+            value = read(data)
+            records = select(user_of(request), query)
+            for record in records:
+                apply(record, value, user_of(request))
+            return {"data": {"affected": len(records)}}
 
-    @post("/threats/external-ticket-id", status_code=200, opt={"permission": "Threats.updateIncidentStatus"})
-    async def threats_ticket(request: Request[Any, Any, Any]) -> dict[str, Any]:
-        query, data = await write_body(request)
+        return write
+
+    def external_ticket(data: dict[str, Any]) -> str | None:
         ticket = data.get("externalTicketId")
         if ticket is not None and not isinstance(ticket, str):
             raise invalid("externalTicketId: must be a string or null.")
-        threats = select_threats(user_of(request), query)
-        for threat in threats:
-            threat.info.update(externalTicketId=ticket, externalTicketExists=ticket is not None)
-            threat.info["updatedAt"] = iso(state.now())
-        return {"data": {"affected": len(threats)}}
+        return ticket
+
+    def set_external_ticket(threat: Threat, ticket: str | None, user: ApiUser) -> None:
+        threat.info.update(externalTicketId=ticket, externalTicketExists=ticket is not None)
+        threat.info["updatedAt"] = iso(state.now())
+
+    def note_text(data: dict[str, Any]) -> str:
+        text = data.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise invalid("text: A note needs text.")
+        return text
+
+    threat_writes = [
+        bulk_write(
+            "/threats/incident",
+            "Threats.updateIncidentStatus",
+            select_threats,
+            lambda data: data_value(data, "incidentStatus", INCIDENT_STATUSES),
+            lambda threat, status, user: state.set_threat(threat, incident_status=status),
+        ),
+        bulk_write(
+            "/threats/analyst-verdict",
+            "Threats.updateAnalystVerdict",
+            select_threats,
+            lambda data: data_value(data, "analystVerdict", ANALYST_VERDICTS),
+            lambda threat, verdict, user: state.set_threat(threat, analyst_verdict=verdict),
+        ),
+        bulk_write(
+            "/threats/external-ticket-id",
+            "Threats.updateIncidentStatus",
+            select_threats,
+            external_ticket,
+            set_external_ticket,
+        ),
+        bulk_write(
+            "/threats/notes",
+            "Threats.addNote",
+            select_threats,
+            note_text,
+            lambda threat, text, user: state.add_note(threat, text, creator=user),
+        ),
+    ]
 
     # -- threat notes --------------------------------------------------------------------------
 
@@ -398,17 +440,6 @@ def api_router(state: S1State) -> Router:
         if threat_site(threat) not in state.visible_site_ids(user_of(request)):
             raise not_found(f"There is no threat {threat_id}.")
         return threat
-
-    @post("/threats/notes", status_code=200, opt={"permission": "Threats.addNote"})
-    async def add_notes(request: Request[Any, Any, Any]) -> dict[str, Any]:
-        query, data = await write_body(request)
-        text = data.get("text")
-        if not isinstance(text, str) or not text.strip():
-            raise invalid("text: A note needs text.")
-        threats = select_threats(user_of(request), query)
-        for threat in threats:
-            state.add_note(threat, text, creator=user_of(request))
-        return {"data": {"affected": len(threats)}}
 
     @get("/threats/{threat_id:str}/notes", sync_to_thread=False, opt={"permission": "Threats.view"})
     def list_notes(request: Request[Any, Any, Any], threat_id: FromPath[str]) -> dict[str, Any]:
@@ -481,27 +512,22 @@ def api_router(state: S1State) -> Router:
         )
         return envelope(page, pagination)
 
-    @post("/cloud-detection/alerts/incident", status_code=200, opt={"permission": "Custom Alerts.updateIncidentStatus"})
-    async def alerts_incident(request: Request[Any, Any, Any]) -> dict[str, Any]:
-        query, data = await write_body(request)
-        status = data_value(data, "incidentStatus", INCIDENT_STATUSES)
-        alerts = select_alerts(user_of(request), query)
-        for alert in alerts:
-            state.set_alert(alert, incident_status=status)
-        return {"data": {"affected": len(alerts)}}
-
-    @post(
-        "/cloud-detection/alerts/analyst-verdict",
-        status_code=200,
-        opt={"permission": "Custom Alerts.updateAnalystVerdict"},
-    )
-    async def alerts_verdict(request: Request[Any, Any, Any]) -> dict[str, Any]:
-        query, data = await write_body(request)
-        verdict = data_value(data, "analystVerdict", ANALYST_VERDICTS)
-        alerts = select_alerts(user_of(request), query)
-        for alert in alerts:
-            state.set_alert(alert, analyst_verdict=verdict)
-        return {"data": {"affected": len(alerts)}}
+    alert_writes = [
+        bulk_write(
+            "/cloud-detection/alerts/incident",
+            "Custom Alerts.updateIncidentStatus",
+            select_alerts,
+            lambda data: data_value(data, "incidentStatus", INCIDENT_STATUSES),
+            lambda alert, status, user: state.set_alert(alert, incident_status=status),
+        ),
+        bulk_write(
+            "/cloud-detection/alerts/analyst-verdict",
+            "Custom Alerts.updateAnalystVerdict",
+            select_alerts,
+            lambda data: data_value(data, "analystVerdict", ANALYST_VERDICTS),
+            lambda alert, verdict, user: state.set_alert(alert, analyst_verdict=verdict),
+        ),
+    ]
 
     # -- users and tokens ----------------------------------------------------------------------
 
@@ -601,16 +627,12 @@ def api_router(state: S1State) -> Router:
             get_site,
             list_agents,
             list_threats,
-            threats_incident,
-            threats_verdict,
-            threats_ticket,
-            add_notes,
+            *threat_writes,
             list_notes,
             edit_note,
             delete_note,
             list_alerts,
-            alerts_incident,
-            alerts_verdict,
+            *alert_writes,
             current_user,
             api_token_details,
             list_service_users,

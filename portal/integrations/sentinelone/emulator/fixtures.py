@@ -238,7 +238,7 @@ def seed_console(state: S1State, key: str) -> None:
         {"isDecommissioned": True, "isActive": False, "networkStatus": "disconnected"},
         at=now - timedelta(days=6),
     )
-    live = [agent for agent in agents if not agent["isDecommissioned"]]
+    live = _live_agents(state)
     statuses = (
         ("unresolved", "undefined", "not_mitigated"),
         ("unresolved", "undefined", "mitigated"),
@@ -283,6 +283,17 @@ def seed_console(state: S1State, key: str) -> None:
         )
 
 
+def _threat_details(agent: dict[str, Any], template: tuple[str, str, str, str, str]) -> dict[str, Any]:
+    name, classification, confidence, path, parent = template
+    return {
+        "threatName": name,
+        "classification": classification,
+        "confidenceLevel": confidence,
+        "filePath": path.format(user=agent["lastLoggedInUserName"] or "Administrator"),
+        "originatorProcess": parent,
+    }
+
+
 def _raise_fixture_threat(
     state: S1State,
     agent: dict[str, Any],
@@ -292,16 +303,10 @@ def _raise_fixture_threat(
     verdict: str,
     mitigation: str,
 ) -> None:
-    name, classification, confidence, path, parent = THREATS[index % len(THREATS)]
-    user = agent["lastLoggedInUserName"] or "Administrator"
     threat = state.raise_threat(
         agent["id"],
-        {
-            "threatName": name,
-            "classification": classification,
-            "confidenceLevel": confidence,
-            "filePath": path.format(user=user),
-            "originatorProcess": parent,
+        _threat_details(agent, THREATS[index % len(THREATS)])
+        | {
             "incidentStatus": incident,
             "analystVerdict": verdict,
             "mitigationStatus": mitigation,
@@ -316,31 +321,19 @@ def _raise_fixture_threat(
         note.created_at = note.updated_at = created + timedelta(hours=3)
 
 
+def _live_agents(state: S1State) -> list[dict[str, Any]]:
+    return sorted((a for a in state.agents.values() if not a["isDecommissioned"]), key=lambda a: int(a["id"]))
+
+
 def raise_demo_threat(state: S1State, rng: random.Random) -> Threat:
     """A new unresolved threat on a random live agent, now: what the demo's activity loop calls."""
-    live = sorted(
-        (agent for agent in state.agents.values() if not agent["isDecommissioned"]), key=lambda a: int(a["id"])
-    )
-    agent = rng.choice(live)
-    name, classification, confidence, path, parent = rng.choice(THREATS)
-    user = agent["lastLoggedInUserName"] or "Administrator"
-    return state.raise_threat(
-        agent["id"],
-        {
-            "threatName": name,
-            "classification": classification,
-            "confidenceLevel": confidence,
-            "filePath": path.format(user=user),
-            "originatorProcess": parent,
-            "mitigationStatus": rng.choice(("not_mitigated", "mitigated")),
-        },
-    )
+    agent = rng.choice(_live_agents(state))
+    details = _threat_details(agent, rng.choice(THREATS))
+    return state.raise_threat(agent["id"], details | {"mitigationStatus": rng.choice(("not_mitigated", "mitigated"))})
 
 
 def raise_demo_alert(state: S1State, rng: random.Random) -> Alert:
     """A new unresolved cloud-detection alert on a random live agent, now."""
-    live = sorted(
-        (agent for agent in state.agents.values() if not agent["isDecommissioned"]), key=lambda a: int(a["id"])
-    )
     rule, severity, process = rng.choice(ALERTS)
-    return state.raise_alert(rng.choice(live)["id"], {"ruleName": rule, "severity": severity, "processName": process})
+    agent = rng.choice(_live_agents(state))
+    return state.raise_alert(agent["id"], {"ruleName": rule, "severity": severity, "processName": process})

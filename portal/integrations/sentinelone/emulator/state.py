@@ -614,10 +614,6 @@ class S1State:
             alert.info["updatedAt"] = iso(at or self.now())
         return changed
 
-    def site_of(self, agent_id: str, fallback: Mapping[str, Any]) -> str:
-        agent = self.agents.get(agent_id)
-        return str(agent["siteId"] if agent else fallback.get("siteId"))
-
 
 def check_choice(name: str, value: str | None, choices: tuple[str, ...]) -> str | None:
     if value is not None and value not in choices:
