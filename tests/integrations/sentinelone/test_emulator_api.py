@@ -292,8 +292,10 @@ async def test_admin_adds_moves_decommissions_and_removes_an_agent(console: Cons
     retired = (await console.http.delete(f"/_emulator/agents/{agent['id']}")).json()["data"]
     assert (retired["isDecommissioned"], retired["isActive"]) == (True, False)
     assert [a["id"] for a in await console.data("/agents", computerName="CDG-NEW001")] == [agent["id"]]
+    assert (await console.http.get(f"/_emulator/agents/{agent['id']}")).json()["data"]["isDecommissioned"] is True
     removed = await console.http.delete(f"/_emulator/agents/{agent['id']}", params={"mode": "remove"})
     assert removed.status_code == 200
+    assert (await console.http.get(f"/_emulator/agents/{agent['id']}")).status_code == 404
     assert await console.data("/agents", computerName="CDG-NEW001") == []
 
 

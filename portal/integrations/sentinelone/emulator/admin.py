@@ -3,7 +3,7 @@
 - ``GET /console``: the console's name, counts and tokens.
 - ``POST /accounts`` ``{name, id?, accountType?, usageType?, totalLicenses?, externalId?}``;
   ``POST /sites`` ``{accountId, name, id?, siteType?, isDefault?, totalLicenses?, externalId?}``.
-- ``POST /agents`` ``{siteId, <agent fields>...}``; ``PATCH /agents/{id}`` ``{<agent fields>}``
+- ``POST /agents`` ``{siteId, <agent fields>...}``; ``GET /agents/{id}``; ``PATCH /agents/{id}`` ``{<agent fields>}``
   (``siteId`` moves it); ``DELETE /agents/{id}?mode=decommission|remove`` (decommission keeps it
   listed with ``isDecommissioned: true``; remove purges it from the console).
 - ``POST /threats`` ``{agentId, threatName?, classification?, confidenceLevel?, incidentStatus?,
@@ -116,6 +116,10 @@ def s1_admin_handlers(state: S1State) -> Sequence[ControllerRouterHandler]:
         site_id = _text(data, "siteId")
         agent = state.add_agent(site_id, {key: value for key, value in data.items() if key != "siteId"})
         return Response({"data": agent_json(agent)}, status_code=201)
+
+    @get("/agents/{agent_id:str}", sync_to_thread=False)
+    def read_agent(agent_id: FromPath[str]) -> dict[str, Any]:
+        return {"data": agent_json(state.agent(agent_id))}
 
     @patch("/agents/{agent_id:str}")
     async def update_agent(request: Request[Any, Any, Any], agent_id: FromPath[str]) -> dict[str, Any]:
@@ -268,6 +272,7 @@ def s1_admin_handlers(state: S1State) -> Sequence[ControllerRouterHandler]:
         create_account,
         create_site,
         add_agent,
+        read_agent,
         update_agent,
         delete_agent,
         raise_threat,
