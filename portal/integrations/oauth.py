@@ -218,6 +218,65 @@ def begin_authorization(
     return f"{issuer}/{authorize_path.lstrip('/')}?{urlencode(params)}", pending
 
 
+def begin_admin_consent(
+    connection_id: uuid.UUID,
+    vendor: str,
+    manifest: Manifest,
+    config: Mapping[str, Any],
+    redirect_uri: str,
+    *,
+    user_id: uuid.UUID,
+    tenant: str,
+    scope: str,
+) -> tuple[str, dict[str, Any]]:
+    """Entra ID's admin-consent URL for a customer tenant, and its pending record (state-bound like a sign-in).
+
+    An administrator of the customer tenant grants the app tenant-wide; tokens still come from a
+    normal sign-in afterwards. Only for :class:`TenantOAuthSpec` providers.
+    """
+    spec = _spec(manifest)
+    if not isinstance(spec, TenantOAuthSpec):
+        raise ValueError(f"{manifest.display_name} has no admin consent")
+    client_id = str(config.get("client_id") or "")
+    if not client_id:
+        raise ValueError(f"{manifest.display_name}: the client id is not configured")
+    issuer = login_base(manifest, config)
+    path = tenant_path("/{tenant}/v2.0/adminconsent", tenant.strip())
+    state = secrets.token_urlsafe(32)
+    params = {"client_id": client_id, "scope": scope, "redirect_uri": redirect_uri, "state": state}
+    pending = {
+        "kind": "admin_consent",
+        "state": state,
+        "connection_id": str(connection_id),
+        "vendor": vendor,
+        "issuer": issuer,
+        "redirect_uri": redirect_uri,
+        "user_id": str(user_id),
+        "created_at": time.time(),
+        "tenant": tenant.strip(),
+    }
+    return f"{issuer}{path}?{urlencode(params)}", pending
+
+
+def check_admin_consent(pending: Mapping[str, Any] | None, params: Mapping[str, str], *, user_id: uuid.UUID) -> str:
+    """The tenant an admin consent was granted for (the one we sent, never the answer's own claim)."""
+    state = params.get("state", "")
+    if pending is None or not hmac.compare_digest(str(pending.get("state", "")), state):
+        raise AuthorizationFailed("unknown_state", "This consent answer does not belong to this browser session.")
+    if pending.get("user_id") != str(user_id):
+        raise AuthorizationFailed("other_user", "This consent was started by someone else.")
+    if time.time() - float(pending.get("created_at", 0)) >= PENDING_TTL_SECONDS:
+        raise AuthorizationFailed("expired", "The consent took longer than 10 minutes. Start it again.")
+    if params.get("error"):
+        description = (params.get("error_description") or "").strip()[:300]
+        raise AuthorizationFailed(
+            "consent_refused", f"The administrator consent was not granted ({params['error'][:100]}). {description}"
+        )
+    if str(params.get("admin_consent", "")).lower() != "true":
+        raise AuthorizationFailed("consent_refused", "The provider did not confirm the administrator consent.")
+    return str(pending.get("tenant") or "")
+
+
 def _live(entries: Mapping[str, Any] | None, now: float) -> dict[str, dict[str, Any]]:
     return {
         state: dict(entry)

@@ -15,10 +15,11 @@ from portal.web.controllers.integrations import IntegrationsController
 from portal.web.controllers.live import LiveController
 from portal.web.controllers.oauth import OAuthController
 from portal.web.controllers.profile import ProfileController
+from portal.web.controllers.sentinel import SentinelController, SentinelTicketController
+from portal.web.controllers.sentinelone import SentinelOneController
 from portal.web.controllers.settings import SettingsController
 from portal.web.controllers.sync_health import SyncHealthController
 from portal.web.controllers.tickets import TicketController
-from portal.web.controllers.sentinelone import SentinelOneController
 from portal.web.controllers.webhooks import WebhookController
 
 ROUTE_HANDLERS: list[ControllerRouterHandler] = [
@@ -31,6 +32,8 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     AssetController,
     IntegrationsController,
     SentinelOneController,
+    SentinelController,
+    SentinelTicketController,
     SyncHealthController,
     SettingsController,
     ProfileController,

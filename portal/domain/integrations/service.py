@@ -33,6 +33,7 @@ from portal.domain.tickets.models import Priority, Status, TicketType
 from portal.integrations.catalog import MANIFESTS
 from portal.integrations.catalog import manifest as manifest_for
 from portal.integrations.manifest import ConfigField, Manifest, validate
+from portal.integrations.mapping_rules import mapping_problems
 from portal.integrations.oauth import has_tokens
 
 WEBHOOK_SECRET = "webhook_secret"  # noqa: S105  (the key under which the secret is stored, not a secret)
@@ -308,8 +309,9 @@ async def update_mappings(
     connection = await get_connection(session, access, connection_id)
     fields = manifest_of(connection).mapping_fields
     checked = validate(fields, submitted, dynamic_choices=await mapping_choices(session, fields))
-    if checked.errors:
-        raise ValidationError(checked.errors)
+    errors = checked.errors or mapping_problems(connection.vendor, checked.values)
+    if errors:
+        raise ValidationError(errors)
     before = dict(connection.mappings)
     connection.mappings = checked.values
     await record_change(

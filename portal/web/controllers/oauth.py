@@ -15,6 +15,7 @@ import httpx
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
+from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -138,6 +139,8 @@ class OAuthController(Controller):
         request.set_session({**request.session, PENDING_SESSION_KEY: kept})
         user: User = request.user
         connection: Connection | None = None
+        if pending is not None and pending.get("kind") == "admin_consent":
+            return await self._admin_consent(request, db_session, access, pending, params, user)
         try:
             oauth.check_callback(pending, params, user_id=user.id)
             assert pending is not None
@@ -181,3 +184,34 @@ class OAuthController(Controller):
             after={"scope": tokens.scope, "account": str(tokens.claims.get("sub", "")), "key": key},
         )  # fmt: skip
         return Redirect(path=connection_path(connection.id), status_code=303)
+
+    async def _admin_consent(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: AsyncSession,
+        access: Scope,
+        pending: dict[str, Any],
+        params: dict[str, str],
+        user: User,
+    ) -> Response[Any]:
+        """An administrator consent answer: nothing to store (no tokens yet), but recorded and said."""
+        target = str(pending["connection_id"])
+        try:
+            tenant = oauth.check_admin_consent(pending, params, user_id=user.id)
+        except oauth.AuthorizationFailed as exc:
+            await record(
+                db_session, access, "connection.admin_consent_failed", object_type="connection", object_id=target,
+                after={"reason": exc.reason, "message": exc.message, "tenant": str(pending.get("tenant") or "")},
+            )  # fmt: skip
+            await db_session.commit()
+            return _failed(request, exc.message, connection_id=target)
+        await record(
+            db_session, access, "connection.admin_consent", object_type="connection", object_id=target,
+            after={"tenant": tenant},
+        )  # fmt: skip
+        flash(
+            request,
+            f"Administrator consent granted for tenant {tenant}. Now sign in for that tenant to connect it.",
+            category="success",
+        )
+        return Redirect(path=connection_path(target), status_code=303)

@@ -8,4 +8,5 @@ from __future__ import annotations
 
 VENDOR_TABS: dict[str, tuple[tuple[str, str, str], ...]] = {
     "sentinelone": (("sentinelone_customers", "/customers", "Customers"),),
+    "sentinel": (("sentinel_tenants", "/tenants", "Tenants"),),
 }
