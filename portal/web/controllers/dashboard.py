@@ -1,4 +1,9 @@
-"""The home page. For now it shows the platform's own health; the operations view comes later."""
+"""The home page: the operations dashboard, live.
+
+The page is three fragments, each also served alone for HTMX: the ticket figures and the
+sync-health strip refresh when the live stream says their topic changed (or periodically when
+the stream is down), the platform-health panel every 30 s.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +17,23 @@ from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.config import Settings
+from portal.db.base import utcnow
+from portal.domain.access import Scope
+from portal.domain.dashboard.figures import CHART_DAYS, ticket_figures
+from portal.domain.sync import health
 from portal.domain.system.service import worker_status
+from portal.domain.tickets.models import TicketSource
 from portal.runtime.services import describe_url, is_embedded
-from portal.web.pages import page
+from portal.web.charts import day_rows, opened_closed_chart
+from portal.web.controllers.tickets import SOURCE_LABELS
+from portal.web.pages import is_htmx, page
 from workers.queue import JobQueue
+
+NAV = "dashboard"
+SOURCES = [source.value for source in TicketSource]
+LABELS = {source.value: label for source, label in SOURCE_LABELS.items()}
+
+AnyRequest = Request[Any, Any, Any]
 
 
 @dataclass(frozen=True)
@@ -27,48 +45,108 @@ class SystemSummary:
     queued_jobs: int
 
 
+async def _ticket_context(session: AsyncSession, access: Scope) -> dict[str, Any]:
+    figures = await ticket_figures(session, access)
+    rows = day_rows(figures.days, figures.chart_start, CHART_DAYS)
+    return {
+        "figures": figures,
+        "day_rows": rows,
+        "chart": opened_closed_chart(rows, SOURCES, LABELS),
+        "sources": LABELS,
+        "now": figures.now,
+    }
+
+
+async def _sync_context(session: AsyncSession, access: Scope) -> dict[str, Any]:
+    return {"connections": await health.overview(session, access), "now": utcnow()}
+
+
 class DashboardController(Controller):
+    """``/`` is the whole page; each ``/dashboard/...`` route is one of its fragments for HTMX (the page otherwise)."""
+
     @get("/", name="dashboard")
     async def index(
         self,
-        request: Request[Any, Any, Any],
+        request: AnyRequest,
         db_session: NamedDependency[AsyncSession],
+        access: NamedDependency[Scope],
         settings: NamedDependency[Settings],
         queue: NamedDependency[JobQueue],
     ) -> Template:
-        return await self._render(request, db_session, settings, queue)
+        return await self._page(request, db_session, access, settings, queue)
+
+    @get("/dashboard/tickets", name="dashboard_tickets")
+    async def tickets(
+        self,
+        request: AnyRequest,
+        db_session: NamedDependency[AsyncSession],
+        access: NamedDependency[Scope],
+        settings: NamedDependency[Settings],
+        queue: NamedDependency[JobQueue],
+    ) -> Template:
+        if not is_htmx(request):
+            return await self._page(request, db_session, access, settings, queue)
+        return _fragment(request, "dashboard/_tickets.html", await _ticket_context(db_session, access))
+
+    @get("/dashboard/sync", name="dashboard_sync")
+    async def sync(
+        self,
+        request: AnyRequest,
+        db_session: NamedDependency[AsyncSession],
+        access: NamedDependency[Scope],
+        settings: NamedDependency[Settings],
+        queue: NamedDependency[JobQueue],
+    ) -> Template:
+        if not is_htmx(request):
+            return await self._page(request, db_session, access, settings, queue)
+        return _fragment(request, "dashboard/_sync_strip.html", await _sync_context(db_session, access))
 
     @get("/dashboard/system-health", name="dashboard_system_health")
     async def system_health(
         self,
-        request: Request[Any, Any, Any],
+        request: AnyRequest,
         db_session: NamedDependency[AsyncSession],
+        access: NamedDependency[Scope],
         settings: NamedDependency[Settings],
         queue: NamedDependency[JobQueue],
     ) -> Template:
-        return await self._render(request, db_session, settings, queue)
+        if not is_htmx(request):
+            return await self._page(request, db_session, access, settings, queue)
+        context = await _system_context(request, db_session, settings, queue)
+        return _fragment(request, "dashboard/_system_health.html", context)
 
-    async def _render(
-        self,
-        request: Request[Any, Any, Any],
-        db_session: NamedDependency[AsyncSession],
-        settings: NamedDependency[Settings],
-        queue: NamedDependency[JobQueue],
+    async def _page(
+        self, request: AnyRequest, session: AsyncSession, access: Scope, settings: Settings, queue: JobQueue
     ) -> Template:
-        worker = await worker_status(db_session, timedelta(seconds=settings.heartbeat_stale_seconds))
-        urls = request.app.state.service_urls
-        system = SystemSummary(
+        return page(
+            request,
+            "dashboard/index.html",
+            nav=NAV,
+            **(
+                await _sync_context(session, access)
+                | await _ticket_context(session, access)
+                | await _system_context(request, session, settings, queue)
+            ),
+        )
+
+
+def _fragment(request: AnyRequest, template: str, context: dict[str, Any]) -> Template:
+    response = page(request, template, nav=NAV, **context)
+    response.headers["Vary"] = "HX-Request"  # the same URL is the whole page without HTMX
+    return response
+
+
+async def _system_context(
+    request: AnyRequest, session: AsyncSession, settings: Settings, queue: JobQueue
+) -> dict[str, Any]:
+    urls = request.app.state.service_urls
+    return {
+        "worker": await worker_status(session, timedelta(seconds=settings.heartbeat_stale_seconds)),
+        "system": SystemSummary(
             database=describe_url(urls.database_url),
             database_embedded=is_embedded(urls.database_url, settings),
             redis=describe_url(urls.redis_url),
             redis_embedded=is_embedded(urls.redis_url, settings),
             queued_jobs=await queue.depth(),
-        )
-        return page(
-            request,
-            "dashboard/index.html",
-            partial="dashboard/_system_health.html",
-            nav="dashboard",
-            worker=worker,
-            system=system,
-        )
+        ),
+    }

@@ -43,6 +43,7 @@ SOURCE_LABELS = {
     TicketSource.SENTINELONE: "SentinelOne",
     TicketSource.KASEYA: "Kaseya VSA",
     TicketSource.VISIONONE: "Vision One",
+    TicketSource.ACME: "Acme Cases",
 }
 CLASSIFICATION_CHOICES = [(value.value, classification.label(value)) for value in classification.Classification]
 REASON_CHOICES = [

@@ -1,0 +1,1 @@
+"""The operations dashboard's figures: what staff keep open all day, computed in a few aggregates."""
