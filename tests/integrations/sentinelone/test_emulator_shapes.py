@@ -31,7 +31,7 @@ NOT_COMPARED = {
     "agentRealtimeInfo.agentDecommissionedAt",
 }
 # Fields the emulator may leave null where the example has a value (the API does too).
-NULLABLE = {"threatInfo.cloudFilesHashVerdict", "mitigationStatus[].actionsCounters", "lastLoggedInUserName"}
+NULLABLE = {"threatInfo.cloudFilesHashVerdict"}  # no cloud verdict for a merely suspicious file
 
 
 def example(name: str) -> Any:
@@ -88,7 +88,7 @@ async def data(http: httpx.AsyncClient, path: str, **params: Any) -> Any:
 
 async def test_threats_have_every_published_v2_1_field(http: httpx.AsyncClient) -> None:
     published = example("threats_list_v2_1.json")["data"]
-    ours = await data(http, "/threats", limit=100, mitigationStatuses="mitigated", confidenceLevels="malicious")
+    ours = await data(http, "/threats", limit=100)
     assert ours
     for threat in published:
         assert set(ours[0]) == set(threat)
