@@ -256,7 +256,12 @@ class Arm:
                 f"The Resource 'Microsoft.OperationalInsights/workspaces/{name}' under resource group '{rg}' was not "
                 "found. For more details please go to https://aka.ms/ARMResourceNotFoundFix",
             )
-        permission = "read" if action.endswith("/read") else action.split("/", 1)[1]
+        if action.endswith("/read"):
+            permission = "read"
+        elif "/comments/" in action:
+            permission = "comments/write"
+        else:
+            permission = "incidents/delete" if action.endswith("/delete") else "incidents/write"
         if not workspace.allows(call.oid, permission):
             scope = call.request.url.path
             raise EmulatedError(
@@ -413,17 +418,16 @@ class Arm:
 def arm_router(state: SentinelState) -> Router:
     """``/subscriptions`` and everything under it, answered by one case-insensitive dispatcher."""
     arm = Arm(state)
-    methods = ("GET", "PUT", "POST", "DELETE")
 
     @get(["/subscriptions", "/subscriptions/{path:path}"], name="arm-get")
     async def arm_get(request: Request[Any, Any, Any]) -> Response[Any]:
         return await arm.answer(request)
 
-    @put("/subscriptions/{path:path}", name="arm-put")
+    @put("/subscriptions/{path:path}", name="arm-put", status_code=200)
     async def arm_put(request: Request[Any, Any, Any]) -> Response[Any]:
         return await arm.answer(request)
 
-    @post("/subscriptions/{path:path}", name="arm-post")
+    @post("/subscriptions/{path:path}", name="arm-post", status_code=200)
     async def arm_post(request: Request[Any, Any, Any]) -> Response[Any]:
         return await arm.answer(request)
 
@@ -431,5 +435,4 @@ def arm_router(state: SentinelState) -> Router:
     async def arm_delete(request: Request[Any, Any, Any]) -> Response[Any]:
         return await arm.answer(request)
 
-    del methods
     return Router(path="/", route_handlers=[arm_get, arm_put, arm_post, arm_delete])
