@@ -1,4 +1,4 @@
-"""The admin routes every emulator has: faults, reset, the request log and the clock.
+"""The admin routes every emulator has: faults, a throttle, reset, the request log and the clock.
 
 They live under ``/_emulator``, need no authentication (an emulator listens on localhost and
 holds nothing real) and are exempt from fault injection and from the request log.
@@ -17,6 +17,7 @@ from litestar.types import ControllerRouterHandler
 
 from portal.integrations.emulation.control import ADMIN_PREFIX, EmulatorControl
 from portal.integrations.emulation.faults import FaultPlan
+from portal.integrations.emulation.throttle import Throttle
 
 
 async def json_object(request: Request[Any, Any, Any]) -> dict[str, Any]:
@@ -49,7 +50,7 @@ def admin_router(
     reset: Callable[[], None],
     route_handlers: Sequence[ControllerRouterHandler] = (),
 ) -> Router:
-    """``/_emulator/{faults,reset,requests,clock}`` plus the vendor's own admin handlers."""
+    """``/_emulator/{faults,throttle,reset,requests,clock}`` plus the vendor's own admin handlers."""
 
     @get("/faults", sync_to_thread=False)
     def list_faults() -> dict[str, Any]:
@@ -66,6 +67,23 @@ def admin_router(
     @delete("/faults", sync_to_thread=False)
     def clear_faults() -> None:
         control.faults.clear()
+
+    @get("/throttle", sync_to_thread=False)
+    def get_throttle() -> dict[str, Any]:
+        return {"throttle": control.throttle.to_json() if control.throttle else None}
+
+    @post("/throttle", status_code=200)
+    async def set_throttle(request: Request[Any, Any, Any]) -> dict[str, Any]:
+        """{"requests": n, "per_seconds": s}: at most n data-API requests per s seconds per Authorization."""
+        try:
+            control.throttle = Throttle.from_json(await json_object(request))
+        except ValueError as exc:
+            raise HTTPException(status_code=400, detail=str(exc)) from None
+        return {"throttle": control.throttle.to_json()}
+
+    @delete("/throttle", sync_to_thread=False)
+    def clear_throttle() -> None:
+        control.throttle = None
 
     @post("/reset", status_code=200, sync_to_thread=False)
     def reset_all() -> dict[str, bool]:
@@ -97,5 +115,16 @@ def admin_router(
 
     return Router(
         path=ADMIN_PREFIX,
-        route_handlers=[list_faults, add_fault, clear_faults, reset_all, requests, clock, *route_handlers],
+        route_handlers=[
+            list_faults,
+            add_fault,
+            clear_faults,
+            get_throttle,
+            set_throttle,
+            clear_throttle,
+            reset_all,
+            requests,
+            clock,
+            *route_handlers,
+        ],
     )

@@ -18,10 +18,12 @@ from portal.integrations.emulation.faults import (
     FaultRegistry,
     PageItems,
     fault_answer,
+    rate_limited,
     spoil_item,
     value_items,
 )
 from portal.integrations.emulation.recording import RecordedRequest, RequestLog
+from portal.integrations.emulation.throttle import Throttle
 
 ADMIN_PREFIX = "/_emulator"
 
@@ -38,17 +40,30 @@ class EmulatorControl:
     requests: RequestLog = field(default_factory=RequestLog)
     error_body: ErrorBody = default_error_body
     page_items: PageItems = value_items  # where malformed_item faults find a page's records
+    throttle: Throttle | None = None  # a real rate limit on the data API; None = unlimited
 
     def reset(self) -> None:
         self.faults.clear()
         self.requests.clear()
+        self.throttle = None
+
+    def throttled(self, scope: Scope, path: str) -> FaultAnswer | None:
+        """The 429 for a request over its caller's budget (the data API only, like default faults)."""
+        if self.throttle is None or not any(path.startswith(prefix) for prefix in self.faults.default_prefixes):
+            return None
+        wait = self.throttle.take(_authorization(scope), self.clock.now())
+        return None if wait is None else rate_limited(wait, self.error_body)
+
+
+def _authorization(scope: Scope) -> str:
+    for name, value in scope.get("headers", []):
+        if name.lower() == b"authorization":
+            return str(value.decode("latin-1"))
+    return ""
 
 
 def _auth_scheme(scope: Scope) -> str:
-    for name, value in scope.get("headers", []):
-        if name.lower() == b"authorization":
-            return value.split(b" ", 1)[0].decode("latin-1").lower()
-    return ""
+    return _authorization(scope).split(" ", 1)[0].lower()
 
 
 async def _send_answer(send: Send, answer: FaultAnswer) -> None:
@@ -108,8 +123,13 @@ class EmulatorMiddleware:
         method = str(scope.get("method", "GET")).upper()
         status: int | None = None
         fault = ""
-        plan = self.control.faults.take(method, path)
+        throttled = self.control.throttled(scope, path)
+        plan = None if throttled is not None else self.control.faults.take(method, path)
         try:
+            if throttled is not None:
+                fault, status = "throttled", throttled.status
+                await _send_answer(send, throttled)
+                return
             if plan is not None:
                 fault = plan.kind.value
                 answer = fault_answer(plan, self.control.error_body)

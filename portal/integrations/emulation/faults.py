@@ -131,17 +131,22 @@ class FaultRegistry:
         self._plans.clear()
 
 
+def rate_limited(retry_after: float, error_body: ErrorBody) -> FaultAnswer:
+    """A 429 asking the caller to come back in ``retry_after`` seconds."""
+    # Retry-After is whole seconds on the wire; never round a short wait down to "now".
+    seconds = math.ceil(retry_after)
+    return FaultAnswer(
+        429,
+        error_body(429, "TooManyRequests", f"Rate limit exceeded. Retry after {seconds} seconds."),
+        {"Retry-After": str(seconds)},
+    )
+
+
 def fault_answer(plan: FaultPlan, error_body: ErrorBody) -> FaultAnswer | None:
     """What to answer instead of the real response; None for latency (answer normally, after the wait)
     and for malformed_item (answer normally, with one record spoilt: see :func:`spoil_item`)."""
     if plan.kind is FaultKind.RATE_LIMIT:
-        # Retry-After is whole seconds on the wire; never round a short wait down to "now".
-        seconds = math.ceil(plan.retry_after)
-        return FaultAnswer(
-            429,
-            error_body(429, "TooManyRequests", f"Rate limit exceeded. Retry after {seconds} seconds."),
-            {"Retry-After": str(seconds)},
-        )
+        return rate_limited(plan.retry_after, error_body)
     if plan.kind is FaultKind.SERVER_ERROR:
         code = "ServiceUnavailable" if plan.status == 503 else "InternalServerError"
         return FaultAnswer(plan.status, error_body(plan.status, code, "The service is temporarily unavailable."))

@@ -151,6 +151,28 @@ async def test_malformed_item_spoils_one_record_of_the_real_page(emulator) -> No
     assert (await http.get("/api/items")).json() == {"value": [1, 2]}
 
 
+async def test_a_throttle_limits_each_caller_on_the_emulator_clock(emulator) -> None:
+    control, http, _ = emulator
+    control.clock.set(datetime(2026, 1, 1, tzinfo=UTC))
+    assert (await http.post("/_emulator/throttle", json={"requests": 2, "per_seconds": 10})).status_code == 200
+    first = {"Authorization": "Bearer one"}
+    assert [(await http.get("/api/items", headers=first)).status_code for _ in range(2)] == [200, 200]
+    control.clock.advance(4)
+    refused = await http.get("/api/items", headers=first)
+    assert refused.status_code == 429
+    assert refused.headers["Retry-After"] == "6"  # the first request leaves the window in 6 s
+    assert refused.json()["errors"][0]["code"] == "TooManyRequests"
+    assert control.requests.entries()[-1].fault == "throttled"
+    assert (await http.get("/api/items", headers={"Authorization": "Bearer two"})).status_code == 200
+    assert (await http.get("/health")).status_code == 200  # outside the data API
+    control.clock.advance(6)
+    assert (await http.get("/api/items", headers=first)).status_code == 200
+    assert (await http.get("/_emulator/throttle")).json() == {"throttle": {"requests": 2, "per_seconds": 10.0}}
+    assert (await http.post("/_emulator/throttle", json={"requests": 0, "per_seconds": 1})).status_code == 400
+    await http.delete("/_emulator/throttle")
+    assert control.throttle is None
+
+
 async def test_unknown_routes_and_errors_use_the_vendors_shape(emulator) -> None:
     _, http, _ = emulator
     response = await http.get("/api/nothing-here")

@@ -580,6 +580,20 @@ async def test_a_429_storm_with_retry_after_then_recovery(console: Console) -> N
     assert (await console.get("/threats")).status_code == 200
 
 
+async def test_a_throttle_answers_429_per_token_until_the_window_passes(console: Console) -> None:
+    await console.http.post("/_emulator/throttle", json={"requests": 5, "per_seconds": 1})
+    statuses = [(await console.get("/agents")).status_code for _ in range(6)]
+    assert statuses == [200] * 5 + [429]
+    refused = await console.get("/agents")
+    an_error(refused, 429, 4290010, "Too Many Requests")
+    assert refused.headers["Retry-After"] == "1"
+    assert (await console.get("/agents", US.viewer.token)).status_code == 200  # its own budget
+    console.state.clock.advance(1)
+    assert (await console.get("/agents")).status_code == 200
+    await console.http.post("/_emulator/reset")
+    assert console.state.control.throttle is None
+
+
 async def test_a_server_error_has_s1s_500_body(console: Console) -> None:
     await console.http.post("/_emulator/faults", json={"kind": "server_error", "status": 500})
     an_error(await console.get("/agents"), 500, 5000010, "Internal server error")
