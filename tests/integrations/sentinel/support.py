@@ -16,7 +16,7 @@ from portal.integrations.http import OutboundEntry, VendorHttp
 from portal.integrations.sentinel.client import SentinelClient, describe_arm_error
 from portal.integrations.sentinel.mapping import Workspace
 
-EXAMPLES = Path("/work/shared/reference/examples")
+EXAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "reference" / "examples"
 ARM = "https://arm.test"
 TENANT = "31c75423-32d6-4322-88b7-c478bdde4858"
 WORKSPACE = Workspace(TENANT, "d0cfe6b2-9ac0-4464-9919-dccaee2e48c0", "myRg", "myWorkspace")
