@@ -615,3 +615,16 @@ async def test_a_malformed_site_inside_the_sites_object(console: Console) -> Non
     sites = (await console.data("/sites", limit=3))["sites"]
     assert sites[0] == {}
     assert sites[1]["name"] == "Portland Warehouse"
+
+
+async def test_a_threat_link_lands_on_its_console_page(console: Console) -> None:
+    threat = await raise_threat(console, threatName="<b>evil</b>.exe")
+    await console.http.post(f"/_emulator/threats/{threat['id']}/notes", json={"text": "Isolated", "by": "Sam"})
+    page = await console.http.get(f"/incidents/threats/{threat['id']}/overview")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "&lt;b&gt;evil&lt;/b&gt;.exe" in page.text
+    assert "<strong>Sam</strong>: Isolated" in page.text
+    assert "Status: Unresolved" in page.text
+    assert (await console.http.get("/incidents/threats/1/overview")).status_code == 404
+    assert US.name in (await console.http.get("/")).text
