@@ -157,6 +157,26 @@ def api_router(state: S1State) -> Router:
         if permission:
             state.require(user, str(permission))
 
+    def listing(
+        path: str,
+        permission: str,
+        filters: frozenset[str],
+        select: Callable[[ApiUser, ListQuery], Sequence[R]],
+        sorting: Sorting,
+        record_id: Callable[[R], str],
+        render: Callable[[R], dict[str, Any]],
+    ) -> HTTPRouteHandler:
+        """A GET listing: the records ``select`` finds for the token and query, one page of them."""
+
+        @get(path, sync_to_thread=False, opt={"permission": permission})
+        def list_records(request: Request[Any, Any, Any]) -> dict[str, Any]:
+            query = ListQuery(_params(request), filters)
+            records = select(user_of(request), query)
+            page, pagination = paged(query, records, sorting=sorting, record_id=record_id, render=render)
+            return envelope(page, pagination)
+
+        return list_records
+
     # -- accounts and sites --------------------------------------------------------------------
 
     @get("/accounts", sync_to_thread=False, opt={"permission": "Accounts.view"})
@@ -334,17 +354,15 @@ def api_router(state: S1State) -> Router:
         "id",
     )
 
-    @get("/threats", sync_to_thread=False, opt={"permission": "Threats.view"})
-    def list_threats(request: Request[Any, Any, Any]) -> dict[str, Any]:
-        query = ListQuery(_params(request), THREAT_FILTERS)
-        page, pagination = paged(
-            query,
-            select_threats(user_of(request), query),
-            sorting=threat_sorting,
-            record_id=lambda t: t.id,
-            render=lambda t: threat_json(state, t),
-        )
-        return envelope(page, pagination)
+    list_threats = listing(
+        "/threats",
+        "Threats.view",
+        THREAT_FILTERS,
+        select_threats,
+        threat_sorting,
+        lambda threat: threat.id,
+        lambda threat: threat_json(state, threat),
+    )
 
     async def write_body(request: Request[Any, Any, Any]) -> tuple[ListQuery, dict[str, Any]]:
         body = await json_object(request)
@@ -500,17 +518,15 @@ def api_router(state: S1State) -> Router:
         "id",
     )
 
-    @get("/cloud-detection/alerts", sync_to_thread=False, opt={"permission": "Custom Alerts.view"})
-    def list_alerts(request: Request[Any, Any, Any]) -> dict[str, Any]:
-        query = ListQuery(_params(request), ALERT_FILTERS)
-        page, pagination = paged(
-            query,
-            select_alerts(user_of(request), query),
-            sorting=alert_sorting,
-            record_id=lambda a: a.id,
-            render=lambda a: alert_json(state, a),
-        )
-        return envelope(page, pagination)
+    list_alerts = listing(
+        "/cloud-detection/alerts",
+        "Custom Alerts.view",
+        ALERT_FILTERS,
+        select_alerts,
+        alert_sorting,
+        lambda alert: alert.id,
+        lambda alert: alert_json(state, alert),
+    )
 
     alert_writes = [
         bulk_write(
