@@ -18,7 +18,6 @@ from datetime import datetime
 from typing import Any
 
 from portal.integrations.base import ConnectionView, WebhookReading, WebhookWork
-from portal.integrations.sentinel.mapping import Workspace
 
 SECRET_HEADERS = ("x-portal-signature", "x-socdesk-signature")
 EVENT_TYPES = frozenset({"create", "update"})
@@ -89,12 +88,11 @@ def read_webhook(connection: ConnectionView, headers: Mapping[str, str], body: b
             valid=False, delivery_id=body_id, detail="The payload names no incident (object.name is missing)."
         )
     subscription, group, workspace_name = _workspace(event, incident_id)
-    tenant = str(_key(event, "tenantId") or "")
     if not subscription or not group or not workspace_name:
         return WebhookReading(
             valid=False, delivery_id=body_id, detail="The payload does not say which workspace the incident is in."
         )
-    workspace = Workspace(tenant=tenant, subscription=subscription, resource_group=group, name=workspace_name)
-    # The link is found by workspace; the link's own tenant completes the incident's remote id (see vendor).
-    work = WebhookWork(entity="incidents", remote_id=name, remote_scope=workspace.name)
-    return WebhookReading(valid=True, delivery_id=delivery_id, work=[work], detail=workspace.scope)
+    # The link is found by its workspace; the link's own tenant completes the incident's remote id
+    # (the payload does not name the tenant).
+    work = WebhookWork(entity="incidents", remote_id=name, remote_scope=workspace_name)
+    return WebhookReading(valid=True, delivery_id=delivery_id, work=[work])
