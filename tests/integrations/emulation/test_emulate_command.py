@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
-
 import httpx
 from click.testing import CliRunner
 
 from portal.cli import main
 from portal.integrations.acme.emulator.fixtures import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 from portal.integrations.emulation.catalog import EMULATORS
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.serving import served_by_cli
 
 
 def test_acme_is_listed() -> None:
@@ -32,23 +22,8 @@ def test_an_unknown_vendor_is_refused_with_the_list() -> None:
 
 
 def test_the_acme_emulator_serves_over_http() -> None:
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "portal.cli", "emulate", "acme", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                unauthenticated = httpx.get(f"{base}/api/v1/tenants", timeout=1)
-                break
-            except httpx.TransportError:
-                assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
-                assert time.monotonic() < deadline, "the emulator did not start"
-                time.sleep(0.2)
+    with served_by_cli("emulate", "acme", probe="/api/v1/tenants") as base:
+        unauthenticated = httpx.get(f"{base}/api/v1/tenants", timeout=1)
         assert unauthenticated.status_code == 401
         tokens = httpx.post(
             f"{base}/_emulator/oauth/tokens", json={"client_id": DEMO_CLIENT_ID, "scopes": ["cases.read"]}
@@ -62,6 +37,3 @@ def test_the_acme_emulator_serves_over_http() -> None:
         assert consent.status_code == 302  # a known client: errors go back to it, not to an error page
         assert "error=unsupported_response_type" in consent.headers["location"]
         assert DEMO_CLIENT_SECRET not in consent.text
-    finally:
-        process.terminate()
-        process.wait(timeout=10)

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import random
-import socket
-import subprocess
-import sys
-import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -16,7 +12,7 @@ from portal.integrations.sentinelone.emulator.app import create_emulator
 from portal.integrations.sentinelone.emulator.fixtures import CONSOLES, UNMAPPED, raise_demo_alert, raise_demo_threat
 from portal.integrations.sentinelone.emulator.state import S1State, parse_iso
 from portal.runtime.demo_data import CLIENTS
-from tests.serving import served
+from tests.serving import served, served_by_cli
 
 API = "/web/api/v2.1"
 FROZEN = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -110,34 +106,10 @@ def test_the_console_answers_over_a_real_port() -> None:
         assert [entry["auth"] for entry in logged] == ["", "apitoken", "apitoken", "apitoken"]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_socdesk_emulate_sentinelone_serves_the_us_console() -> None:
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "portal.cli", "emulate", "sentinelone", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                refused = httpx.get(f"{base}{API}/accounts", timeout=1)
-                break
-            except httpx.TransportError:
-                assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
-                assert time.monotonic() < deadline, "the emulator did not start"
-                time.sleep(0.2)
+    with served_by_cli("emulate", "sentinelone", probe=f"{API}/accounts") as base:
+        refused = httpx.get(f"{base}{API}/accounts")
         assert refused.json()["errors"][0]["code"] == 4010010
         headers = {"Authorization": f"ApiToken {CONSOLES['usea1'].token.token}"}
         accounts = httpx.get(f"{base}{API}/accounts", headers=headers).json()["data"]
         assert [account["name"] for account in accounts] == [a.name for a in CONSOLES["usea1"].accounts]
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
