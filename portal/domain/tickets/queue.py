@@ -17,15 +17,20 @@ from sqlalchemy import ColumnElement, Select, SQLColumnExpression, and_, func, o
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, contains_eager
 
+from portal.db.base import utcnow
 from portal.domain.access import Scope
 from portal.domain.accounts.models import User
 from portal.domain.clients.models import Client
 from portal.domain.pagination import pack_token, unpack_token
 from portal.domain.search import like_pattern
+from portal.domain.tickets import sla
 from portal.domain.tickets.models import Priority, Status, Ticket, TicketSource
+from portal.domain.tickets.sla import SlaFilter
 
 PAGE_SIZE = 50
 MAX_QUERY = 200
+# What the incident and alert views show: tickets raised by a connected tool, not by staff or scripts.
+SECURITY_SOURCES = tuple(source for source in TicketSource if source not in (TicketSource.MANUAL, TicketSource.API))
 
 
 class StatusFilter(enum.StrEnum):
@@ -58,6 +63,8 @@ class QueueFilters:
     assigned: Assigned | None = None
     q: str = ""
     updated_since: datetime | None = None
+    security: bool = False  # incidents and alerts: tickets from any connected security tool
+    sla: SlaFilter | None = None  # breached, or about to breach (needs ``Priority`` joined)
 
 
 @dataclass(frozen=True)
@@ -183,13 +190,18 @@ def _other_conditions(filters: QueueFilters, access: Scope) -> list[ColumnElemen
         conditions.append(Ticket.source == filters.source.value)
     if filters.updated_since is not None:
         conditions.append(Ticket.updated_at >= filters.updated_since)
+    if filters.security:
+        conditions.append(Ticket.source.in_([source.value for source in SECURITY_SOURCES]))
+    if (service_level := sla.condition(filters.sla, utcnow())) is not None:
+        conditions.append(service_level)
     if (search := _search_condition(filters.q)) is not None:
         conditions.append(search)
     return conditions
 
 
 def filter_conditions(filters: QueueFilters, access: Scope) -> list[ColumnElement[bool]]:
-    """Every filter, scope included: the WHERE clause of any ticket list (needs ``Status`` joined)."""
+    """Every filter, scope included: the WHERE clause of any ticket list (needs ``Status`` joined, and
+    ``Priority`` too when filtering by SLA)."""
     return [
         *_other_conditions(filters, access),
         _status_condition(filters.status),
@@ -231,6 +243,7 @@ async def count_queue(session: AsyncSession, access: Scope, filters: QueueFilter
         )
         .select_from(Ticket)
         .join(Status, Ticket.status_id == Status.id)
+        .join(Priority, Ticket.priority_id == Priority.id)
         .where(*_other_conditions(filters, access))
     )
     row = (await session.execute(statement)).one()

@@ -62,3 +62,20 @@ def condition(which: SlaFilter | None, now: datetime) -> ColumnElement[bool] | N
     if which is SlaFilter.AT_RISK:
         return at_risk(now)
     return false()
+
+
+def state(ticket: Ticket, now: datetime) -> SlaFilter | None:
+    """The same rules for one loaded ticket (its priority and status loaded): for row colouring."""
+    if ticket.status.is_closed:
+        return None
+    priority = ticket.priority
+    targets = [priority.sla_resolve_minutes]
+    if ticket.first_response_at is None:
+        targets.append(priority.sla_response_minutes)
+    elapsed = (now - ticket.opened_at).total_seconds() / 60
+    minutes = [target for target in targets if target is not None]
+    if any(elapsed > target for target in minutes):
+        return SlaFilter.BREACHED
+    if any(elapsed > target * (1 - AT_RISK_SHARE) for target in minutes):
+        return SlaFilter.AT_RISK
+    return None

@@ -20,6 +20,7 @@ from portal.db.base import utcnow
 from portal.domain.access import Scope
 from portal.domain.errors import ValidationError
 from portal.domain.tickets import classification, service
+from portal.domain.tickets import sla as service_levels
 from portal.domain.tickets.custom_fields import input_name
 from portal.domain.tickets.models import TicketSource, Visibility
 from portal.domain.tickets.queue import (
@@ -30,6 +31,7 @@ from portal.domain.tickets.queue import (
     StatusFilter,
     list_queue,
 )
+from portal.domain.tickets.sla import SlaFilter
 from portal.web.forms import text, texts
 from portal.web.guards import requires_ticket_work
 from portal.web.pages import is_htmx, page
@@ -45,6 +47,7 @@ SOURCE_LABELS = {
     TicketSource.VISIONONE: "Vision One",
     TicketSource.ACME: "Acme Cases",
 }
+SECURITY = "security"  # the source filter's "any connected tool": the incident and alert view
 CLASSIFICATION_CHOICES = [(value.value, classification.label(value)) for value in classification.Classification]
 REASON_CHOICES = [
     (reason.value, f"{classification.label(reason)} ({classification.label(parent).lower()})")
@@ -77,6 +80,10 @@ class QueueLinks:
             params["priority"] = str(f.priority_id)
         if f.source:
             params["source"] = f.source.value
+        elif f.security:
+            params["source"] = SECURITY
+        if f.sla:
+            params["sla"] = f.sla.value
         if f.assigned is not None:
             params["assigned"] = str(f.assigned)
         if f.q.strip():
@@ -91,6 +98,8 @@ class QueueLinks:
     def url(self, cursor: str | None = None, **changes: Any) -> str:
         if isinstance(changes.get("status"), str):
             changes["status"] = StatusFilter(changes["status"])
+        if isinstance(changes.get("sla"), str):
+            changes["sla"] = SlaFilter(changes["sla"])
         params = self.params(replace(self.filters, **changes) if changes else None)
         if cursor:
             params["cursor"] = cursor
@@ -102,7 +111,15 @@ class QueueLinks:
 
     def clear_url(self) -> str:
         return self.url(
-            client_id=None, asset_id=None, priority_id=None, source=None, assigned=None, q="", updated_since=None
+            client_id=None,
+            asset_id=None,
+            priority_id=None,
+            source=None,
+            security=False,
+            sla=None,
+            assigned=None,
+            q="",
+            updated_since=None,
         )
 
     def sort_url(self, column: str) -> str:
@@ -122,7 +139,9 @@ class QueueLinks:
     def hidden_fields(self) -> dict[str, str]:
         """What the filter form does not show but must keep when it is submitted."""
         params = self.params()
-        return {key: params[key] for key in ("asset", "status", "sort", "order", "updated_since") if key in params}
+        return {
+            key: params[key] for key in ("asset", "status", "sort", "order", "updated_since", "sla") if key in params
+        }
 
 
 # -- parsing -----------------------------------------------------------------------------------
@@ -153,6 +172,7 @@ def _parse_queue(
     updated_since: str | None,
     sort: str | None,
     order: str | None,
+    sla: str | None = None,
 ) -> tuple[QueueFilters, QueueSort]:
     errors: dict[str, str] = {}
     try:
@@ -160,11 +180,17 @@ def _parse_queue(
     except ValueError:
         errors["status"] = "Use open, closed or all."
         status_filter = StatusFilter.OPEN
+    security = source == SECURITY
     try:
-        source_filter = TicketSource(source) if source else None
+        source_filter = TicketSource(source) if source and not security else None
     except ValueError:
         errors["source"] = "Unknown source."
         source_filter = None
+    try:
+        sla_filter = SlaFilter(sla) if sla else None
+    except ValueError:
+        errors["sla"] = "Use breached or at_risk."
+        sla_filter = None
     assigned_filter: Assigned | None = None
     if assigned in ("me", "unassigned"):
         assigned_filter = "me" if assigned == "me" else "unassigned"
@@ -195,6 +221,8 @@ def _parse_queue(
         assigned=assigned_filter,
         q=(q or "").strip(),
         updated_since=since,
+        security=security,
+        sla=sla_filter,
     )
     if errors:
         raise ValidationError(errors, "The ticket filters in this link are not valid.")
@@ -281,8 +309,10 @@ class TicketController(Controller):
         sort: FromQuery[str | None] = None,
         order: FromQuery[str | None] = None,
         cursor: FromQuery[str | None] = None,
+        sla: FromQuery[str | None] = None,
     ) -> Template:
         filters, queue_sort = _parse_queue(
+            sla=sla,
             client=client,
             asset=asset,
             status=status,
@@ -310,6 +340,8 @@ class TicketController(Controller):
             agents=await service.assignable_agents(db_session),
             sources=SOURCE_LABELS,
             can_work=access.can_work_tickets,
+            sla_state=service_levels.state,
+            live_url=None if embedded or cursor else links.url(),
             now=utcnow(),
         )
         if is_htmx(request) and not embedded:
