@@ -44,6 +44,12 @@ def _ticks(data: dict[str, Any], key: str) -> int | None:
     return to_ticks(parse_time(data[key], key)) if data.get(key) else None
 
 
+def with_owner(data: dict[str, Any]) -> dict[str, Any]:
+    """The analyst names an owner by UPN (or email); the API takes an owner object."""
+    owner = data.get("owner")
+    return data | {"owner": {"userPrincipalName": owner}} if isinstance(owner, str) else data
+
+
 def full_incident(state: SentinelState, workspace: Workspace, incident: Incident) -> dict[str, Any]:
     """An incident as a test wants to see it: the REST resource plus its comments, alerts and entities."""
     incident_id = workspace.incident_id(incident.name)
@@ -210,7 +216,7 @@ def sentinel_admin_handlers(state: SentinelState) -> Sequence[ControllerRouterHa
         found = state.workspace(workspace)
         made = state.create_incident(
             found,
-            {"status": "New"} | data,
+            {"status": "New"} | with_owner(data),
             name=data.get("name"),
             alerts=data.get("alerts") or [],
             entities=data.get("entities") or [],
@@ -230,7 +236,7 @@ def sentinel_admin_handlers(state: SentinelState) -> Sequence[ControllerRouterHa
             raise EmulatedError(400, "InvalidField", f"Unknown fields: {', '.join(sorted(unknown))}.")
         found = state.workspace(workspace)
         target = state.incident(found, name)
-        changes = {key: value for key, value in data.items() if key in INCIDENT_FIELDS}
+        changes = {key: value for key, value in with_owner(data).items() if key in INCIDENT_FIELDS}
         state.update_incident(
             found, target, state.writable(target) | changes, modified=_ticks(data, "lastModifiedTimeUtc")
         )

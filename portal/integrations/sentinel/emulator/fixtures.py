@@ -181,8 +181,10 @@ def _build_incident(
         },
         name=name,
         alerts=[{"alertDisplayName": text, "severity": severity, "productName": product, "tactics": list(tactics),
-                 "compromisedEntity": host if "Host" in kinds else f"{user}@{tenant.domain}"}],
-        entities=[_entity(kind, tenant, user, host, rng) for kind in kinds],
+                 "compromisedEntity": host if "Host" in kinds else f"{user}@{tenant.domain}",
+                 "name": _id("alert", name) if name else None}],
+        entities=[_entity(kind, tenant, user, host, rng) | ({"name": _id("entity", f"{name}:{kind}")} if name else {})
+                  for kind in kinds],
         created=created,
         modified=created,
     )  # fmt: skip
