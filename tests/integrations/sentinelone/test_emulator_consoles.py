@@ -6,6 +6,7 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 
 from portal.integrations.emulation.catalog import EMULATORS
 from portal.integrations.sentinelone.emulator.app import create_emulator
@@ -28,6 +29,12 @@ def frozen(console: str) -> S1State:
 def test_both_consoles_are_in_the_catalog() -> None:
     assert EMULATORS["sentinelone"]()[1].console == "usea1"
     assert EMULATORS["sentinelone-eu"]()[1].console == "euce1"
+
+
+def test_an_unknown_console_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match="no demo console 'apac1' \\(known: usea1, euce1\\)"):
+        S1State("apac1")
+    assert S1State(None).agents == {}
 
 
 def test_a_frozen_console_seeds_the_same_data_every_time() -> None:

@@ -207,7 +207,9 @@ def _agent_record(rng: random.Random, site_name: str, number: int, subnet: int, 
 
 def seed_console(state: S1State, key: str) -> None:
     """Fill an empty console with fixture ``key``'s accounts, sites, agents, threats, alerts and tokens."""
-    fixture = CONSOLES[key]
+    fixture = CONSOLES.get(key)
+    if fixture is None:
+        raise ValueError(f"there is no demo console {key!r} (known: {', '.join(CONSOLES)})")
     state.name = fixture.name
     now = state.now().replace(microsecond=0)
     rng = random.Random(f"socdesk-s1-{key}")  # noqa: S311  (demo data, not security)
