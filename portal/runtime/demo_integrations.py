@@ -34,6 +34,9 @@ from portal.integrations.acme.emulator.state import AcmeState
 from portal.integrations.acme.manifest import MANIFEST as ACME
 from portal.integrations.emulation.catalog import EMULATORS
 from portal.integrations.oauth import TokenSet, store_tokens
+from portal.integrations.sentinelone.demo import CONNECTIONS as SENTINELONE_CONSOLES
+from portal.integrations.sentinelone.demo import demo_activity as sentinelone_activity
+from portal.integrations.sentinelone.demo import ensure_demo_connection as ensure_sentinelone
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +156,8 @@ async def ensure_demo_connections(settings: Settings, database_url: str, running
             for emulator in running:
                 if emulator.vendor == ACME.vendor:
                     await _ensure_acme(session, box, settings, emulator)
+                elif emulator.vendor in SENTINELONE_CONSOLES:
+                    await ensure_sentinelone(session, box, emulator.vendor, emulator.url)
     finally:
         await engine.dispose()
 
@@ -172,6 +177,8 @@ async def demo_activity(running: list[RunningEmulator], *, every: float = ACTIVI
     while True:
         await asyncio.sleep(every)
         for emulator in running:
+            if emulator.vendor in SENTINELONE_CONSOLES:
+                sentinelone_activity(emulator.state, rng)
             if emulator.vendor != ACME.vendor:
                 continue
             state: AcmeState = emulator.state
