@@ -8,7 +8,7 @@ Incident changes made here behave like changes made in the Sentinel portal: they
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from litestar import Request, Response, delete, get, patch, post, put
@@ -44,6 +44,9 @@ def _ticks(data: dict[str, Any], key: str) -> int | None:
     return to_ticks(parse_time(data[key], key)) if data.get(key) else None
 
 
+Attach = Callable[[Workspace, Incident, Mapping[str, Any]], dict[str, Any]]
+
+
 def with_owner(data: dict[str, Any]) -> dict[str, Any]:
     """The analyst names an owner by UPN (or email); the API takes an owner object."""
     owner = data.get("owner")
@@ -63,6 +66,21 @@ def full_incident(state: SentinelState, workspace: Workspace, incident: Incident
 def sentinel_admin_handlers(state: SentinelState) -> Sequence[ControllerRouterHandler]:
     def written(body: Any, status: int = 200) -> Response[Any]:
         return Response(body, status_code=status, background=BackgroundTask(state.logic_apps.flush))
+
+    def change(workspace: str, name: str, changes: dict[str, Any], modified: int | None = None) -> Response[Any]:
+        """An analyst's edit in the portal: the incident's other properties stay as they are."""
+        found = state.workspace(workspace)
+        target = state.incident(found, name)
+        state.update_incident(found, target, state.writable(target) | changes, modified=modified)
+        return written(full_incident(state, found, target))
+
+    def attach(workspace: str, name: str, add: Attach, data: dict[str, Any]) -> Response[Any]:
+        """An alert or entity joins an incident later (alert processing lags): a change of the incident."""
+        found = state.workspace(workspace)
+        target = state.incident(found, name)
+        made = add(found, target, data)
+        state.touch(found, target, from_api=False)
+        return written(made, 201)
 
     # -- Entra ID ------------------------------------------------------------------------------
 
@@ -234,34 +252,23 @@ def sentinel_admin_handlers(state: SentinelState) -> Sequence[ControllerRouterHa
         unknown = set(data) - INCIDENT_FIELDS - {"lastModifiedTimeUtc"}
         if unknown:
             raise EmulatedError(400, "InvalidField", f"Unknown fields: {', '.join(sorted(unknown))}.")
-        found = state.workspace(workspace)
-        target = state.incident(found, name)
         changes = {key: value for key, value in with_owner(data).items() if key in INCIDENT_FIELDS}
-        state.update_incident(
-            found, target, state.writable(target) | changes, modified=_ticks(data, "lastModifiedTimeUtc")
-        )
-        return written(full_incident(state, found, target))
+        return change(workspace, name, changes, _ticks(data, "lastModifiedTimeUtc"))
 
     @post("/workspaces/{workspace:str}/incidents/{name:str}/close", status_code=200)
     async def close_incident(
         request: Request[Any, Any, Any], workspace: FromPath[str], name: FromPath[str]
     ) -> Response[Any]:
         data = await json_object(request)
-        found = state.workspace(workspace)
-        target = state.incident(found, name)
         closure = {key: data.get(key) for key in ("classification", "classificationReason", "classificationComment")}
-        state.update_incident(found, target, state.writable(target) | closure | {"status": "Closed"})
-        return written(full_incident(state, found, target))
+        return change(workspace, name, closure | {"status": "Closed"})
 
     @post("/workspaces/{workspace:str}/incidents/{name:str}/reopen", status_code=200)
     async def reopen_incident(
         request: Request[Any, Any, Any], workspace: FromPath[str], name: FromPath[str]
     ) -> Response[Any]:
         data = await json_object(request)
-        found = state.workspace(workspace)
-        target = state.incident(found, name)
-        state.update_incident(found, target, state.writable(target) | {"status": str(data.get("status") or "Active")})
-        return written(full_incident(state, found, target))
+        return change(workspace, name, {"status": str(data.get("status") or "Active")})
 
     @post("/workspaces/{workspace:str}/incidents/{name:str}/comments")
     async def add_comment(
@@ -286,22 +293,14 @@ def sentinel_admin_handlers(state: SentinelState) -> Sequence[ControllerRouterHa
     async def add_alert(
         request: Request[Any, Any, Any], workspace: FromPath[str], name: FromPath[str]
     ) -> Response[Any]:
-        found = state.workspace(workspace)
-        target = state.incident(found, name)
-        alert = state.add_alert(found, target, await json_object(request))
-        state.touch(found, target, from_api=False)
-        return written(alert, 201)
+        return attach(workspace, name, state.add_alert, await json_object(request))
 
     @post("/workspaces/{workspace:str}/incidents/{name:str}/entities")
     async def add_entity(
         request: Request[Any, Any, Any], workspace: FromPath[str], name: FromPath[str]
     ) -> Response[Any]:
         """Entities arrive after the incident (alert processing lags): add one later."""
-        found = state.workspace(workspace)
-        target = state.incident(found, name)
-        entity = state.add_entity(found, target, await json_object(request))
-        state.touch(found, target, from_api=False)
-        return written(entity, 201)
+        return attach(workspace, name, state.add_entity, await json_object(request))
 
     # -- Logic Apps ----------------------------------------------------------------------------
 
