@@ -34,6 +34,9 @@ from portal.integrations.acme.emulator.state import AcmeState
 from portal.integrations.acme.manifest import MANIFEST as ACME
 from portal.integrations.emulation.catalog import EMULATORS
 from portal.integrations.oauth import TokenSet, store_tokens
+from portal.integrations.sentinel.demo import demo_activity as sentinel_activity
+from portal.integrations.sentinel.demo import ensure_demo_connection as ensure_sentinel
+from portal.integrations.sentinel.manifest import MANIFEST as SENTINEL
 from portal.integrations.sentinelone.demo import CONNECTIONS as SENTINELONE_CONSOLES
 from portal.integrations.sentinelone.demo import demo_activity as sentinelone_activity
 from portal.integrations.sentinelone.demo import ensure_demo_connection as ensure_sentinelone
@@ -158,6 +161,8 @@ async def ensure_demo_connections(settings: Settings, database_url: str, running
                     await _ensure_acme(session, box, settings, emulator)
                 elif emulator.vendor in SENTINELONE_CONSOLES:
                     await ensure_sentinelone(session, box, emulator.vendor, emulator.url)
+                elif emulator.vendor == SENTINEL.vendor:
+                    await ensure_sentinel(session, box, settings, emulator.url, emulator.state)
     finally:
         await engine.dispose()
 
@@ -179,6 +184,8 @@ async def demo_activity(running: list[RunningEmulator], *, every: float = ACTIVI
         for emulator in running:
             if emulator.vendor in SENTINELONE_CONSOLES:
                 sentinelone_activity(emulator.state, rng)
+            if emulator.vendor == SENTINEL.vendor:
+                await sentinel_activity(emulator.state, rng)
             if emulator.vendor != ACME.vendor:
                 continue
             state: AcmeState = emulator.state
