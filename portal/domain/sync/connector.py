@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from portal.config import Settings
 from portal.domain.errors import NotFoundError
-from portal.domain.integrations.models import ClientLink, Connection
+from portal.domain.integrations.models import ClientLink, Connection, ConnectionStatus
 from portal.domain.integrations.secrets import SecretBox
 from portal.integrations.base import ConnectionCheck, ConnectionView, LinkView, TokenSource, Vendor
 from portal.integrations.errors import VendorError
@@ -88,6 +88,8 @@ async def check_connection(session: AsyncSession, runtime: SyncRuntime, connecti
         return ConnectionCheck(ok=False, message=exc.describe())
     if check.credential_expires_at is not None:
         connection.credential_expires_at = check.credential_expires_at
+    if check.ok and connection.status == ConnectionStatus.ERROR.value:
+        connection.status, connection.status_message = ConnectionStatus.CONNECTED.value, ""
     return check
 
 

@@ -26,7 +26,7 @@ from portal.domain.sync.connector import SyncRuntime, link_view, open_connection
 from portal.domain.sync.models import RunOutcome, SyncRun, SyncState, SyncTrigger
 from portal.integrations.base import Applied, EntityHandler, RemoteItem, SyncTarget
 from portal.integrations.catalog import manifest as manifest_for
-from portal.integrations.errors import RateLimited, ReauthRequired, VendorError
+from portal.integrations.errors import AuthExpired, RateLimited, ReauthRequired, VendorError
 from portal.integrations.manifest import EntitySpec
 
 log = logging.getLogger(__name__)
@@ -198,6 +198,9 @@ async def advance(
         except VendorError as exc:
             transient = exc.retryable and state.consecutive_failures + 1 < MAX_RETRYABLE_FAILURES
             _fail(state, run, exc.describe(), now, minutes, end_run=not transient)
+            if isinstance(exc, AuthExpired) and manifest.oauth is None:
+                # A refused API token stays refused until someone saves a new one: the connection says so.
+                connection.status, connection.status_message = ConnectionStatus.ERROR.value, exc.message[:2000]
             if isinstance(exc, ReauthRequired):
                 return Step("failed", run_id=run.id, message=exc.message)
             if transient:
@@ -209,6 +212,8 @@ async def advance(
             _fail(state, run, f"Internal error while fetching: {type(exc).__name__}", now, minutes, end_run=True)
             return Step("failed", run_id=run.id, message=state.last_error, unexpected=True)
 
+        if connection.status == ConnectionStatus.ERROR.value:
+            connection.status, connection.status_message = ConnectionStatus.CONNECTED.value, ""
         if page.credential_expires_at is not None:
             connection.credential_expires_at = page.credential_expires_at
         since = _since(state, spec, now)

@@ -71,6 +71,32 @@ async def test_an_expired_token_fails_the_sync_on_sync_health(s1: S1World) -> No
     assert "refused the API token" in state.last_error
     assert state.consecutive_failures == 1
     assert await s1.tickets() == []
+    connection = await s1.connection()
+    assert connection.status == "error"  # the connection page's banner says why
+    assert "refused the API token" in connection.status_message
+    async with session_scope(s1.sessionmaker) as session:
+        found = await health.connection_health(session, Scope.system(), s1.connection_id)
+    assert found.summary.health == health.HealthState.FAILING
+    # A new token is saved: the next sync works and the connection is connected again, nothing lost.
+    fresh = s1.state.create_user("Sync service", kind="service", expires_at=utcnow() + timedelta(days=180))
+    await s1.set_token(fresh.token)
+    client_id, _ = await s1.client_named("Everyone")
+    for account in FIXTURE.accounts:
+        await s1.link(client_id, account.id)
+    assert (await s1.run("threats"))[-1].outcome == "finished"
+    connection = await s1.connection()
+    assert (connection.status, connection.status_message) == ("connected", "")
+    assert len(await s1.tickets()) == len(s1.open_threats())
+
+
+async def test_a_service_token_that_cannot_introspect_reads_its_expiry_from_the_user(s1: S1World) -> None:
+    expires = utcnow().replace(microsecond=0) + timedelta(days=200)
+    service = s1.state.create_user("Service", kind="service", expires_at=expires, introspectable=False)
+    await s1.set_token(service.token)
+    async with session_scope(s1.sessionmaker) as session:
+        check = await check_connection(session, s1.runtime, s1.connection_id)
+    assert check.ok, check.message
+    assert check.credential_expires_at == expires
 
 
 async def test_a_token_whose_role_cannot_see_alerts_fails_that_sync_with_which_permission(s1: S1World) -> None:
