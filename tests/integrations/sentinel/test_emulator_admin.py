@@ -370,3 +370,24 @@ async def test_served_sign_in_arm_and_logic_app_delivery() -> None:
     assert payload["object"]["name"] == created["name"]
     assert payload["workspaceInfo"]["WorkspaceName"] == WOODGROVE.workspace
     assert state.logic_apps.deliveries[0].status == 202
+
+
+async def test_a_dropped_run_loses_the_delivery_and_a_delayed_one_arrives_late(ms: Microsoft) -> None:
+    receiver = Receiver()
+    ms.state.logic_apps.transport = asgi(receiver.app)
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    ms.state.logic_apps.sleep = sleep
+    await configure(ms, "http://socdesk.test/hooks/sentinel", dropNext=1, delaySeconds=30)
+    await ms.http.post(f"{ADMIN}/incidents", json={"title": "Lost", "severity": "Low"})
+    await ms.http.post(f"{ADMIN}/incidents", json={"title": "Late", "severity": "Low"})
+    await ms.http.post("/_emulator/logic-apps/flush")
+    assert [p["object"]["properties"]["title"] for _, p in receiver.received] == ["Late"]
+    assert waits == [30]
+    deliveries = (await ms.http.get("/_emulator/logic-apps/deliveries")).json()["value"]
+    assert [(d["status"], d["error"]) for d in deliveries] == [(None, "dropped"), (202, "")]
+    bad = await ms.http.put(f"{ADMIN}/logic-app", json={"url": "http://x.test", "retries": "many"})
+    assert bad.status_code == 400

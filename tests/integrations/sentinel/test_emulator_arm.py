@@ -424,3 +424,18 @@ async def test_next_link_keeps_the_query(ms: Microsoft) -> None:
     assert query["$top"] == ["3"]
     assert query["$filter"] == ["properties/severity ne 'Informational'"]
     assert query["api-version"] == ["2025-06-01"]
+
+
+async def test_a_raced_write_gets_409_and_the_refetched_etag_wins(ms: Microsoft) -> None:
+    url = f"{INCIDENTS}/{FIRST}"
+    armed = await ms.http.post(f"/_emulator/workspaces/{NORTHWIND.workspace}/incidents/{FIRST}/race", json={"times": 1})
+    assert armed.json() == {"incident": FIRST, "races": 1}
+    read = await get(ms, url)
+    body = {"etag": read["etag"], "properties": {"title": "Mine", "severity": "Low", "status": "Active"}}
+    lost = await ms.http.put(url, params=API, json=body, headers=admin(ms))
+    assert_error(lost, 409, "Conflict")
+    fresh = await get(ms, url)
+    assert fresh["etag"] != read["etag"]
+    won = await ms.http.put(url, params=API, json=body | {"etag": fresh["etag"]}, headers=admin(ms))
+    assert won.status_code == 200, won.text
+    assert won.json()["properties"]["title"] == "Mine"

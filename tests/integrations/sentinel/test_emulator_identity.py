@@ -274,3 +274,21 @@ async def test_discovery_names_the_tenant_endpoints(ms: Microsoft) -> None:
     assert document["issuer"] == f"{BASE}/{NORTHWIND.tenant_id}/v2.0"
     assert document["token_endpoint"] == f"{BASE}/{NORTHWIND.tenant_id}/oauth2/v2.0/token"
     assert (await ms.http.get(document["jwks_uri"].removeprefix(BASE))).json() == {"keys": []}
+
+
+async def test_prompt_none_without_a_session_is_login_required(ms: Microsoft) -> None:
+    answer = redirect_query(await ms.sign_in_page("organizations", ms.authorize_params(pkce()[1], prompt="none")))
+    assert answer["error"] == "login_required"
+    assert answer["error_description"].startswith("AADSTS50058")
+
+
+async def test_an_unknown_app_or_redirect_uri_gets_an_error_page_not_a_redirect(ms: Microsoft) -> None:
+    unknown = await ms.sign_in_page("organizations", ms.authorize_params(pkce()[1], client_id="nope"))
+    assert unknown.status_code == 400
+    assert "AADSTS700016" in unknown.text
+    elsewhere = await ms.sign_in_page(
+        "organizations", ms.authorize_params(pkce()[1], redirect_uri="https://evil.example/cb")
+    )
+    assert elsewhere.status_code == 400
+    assert "AADSTS50011" in elsewhere.text
+    assert "location" not in elsewhere.headers

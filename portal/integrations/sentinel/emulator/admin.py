@@ -40,6 +40,13 @@ def text(data: dict[str, Any], key: str) -> str:
     return value.strip()
 
 
+def _count(data: dict[str, Any], key: str = "times") -> int:
+    value = data.get(key, 1)
+    if not isinstance(value, int) or not 1 <= value <= 100:
+        raise EmulatedError(400, "InvalidValue", f"{key} is a whole number from 1 to 100.")
+    return value
+
+
 def _ticks(data: dict[str, Any], key: str) -> int | None:
     return to_ticks(parse_time(data[key], key)) if data.get(key) else None
 
@@ -302,6 +309,16 @@ def sentinel_admin_handlers(state: SentinelState) -> Sequence[ControllerRouterHa
         """Entities arrive after the incident (alert processing lags): add one later."""
         return attach(workspace, name, state.add_entity, await json_object(request))
 
+    @post("/workspaces/{workspace:str}/incidents/{name:str}/race", status_code=200)
+    async def race(request: Request[Any, Any, Any], workspace: FromPath[str], name: FromPath[str]) -> dict[str, Any]:
+        """The next ``times`` API PUTs of this incident race an analyst: the incident changes just before
+        each of them, so a PUT carrying the etag it read gets 409 Conflict."""
+        data = await json_object(request)
+        found = state.workspace(workspace)
+        target = state.incident(found, name)
+        state.races[target.name] = state.races.get(target.name, 0) + _count(data)
+        return {"incident": target.name, "races": state.races[target.name]}
+
     # -- Logic Apps ----------------------------------------------------------------------------
 
     @get("/workspaces/{workspace:str}/logic-app", sync_to_thread=False)
@@ -312,21 +329,28 @@ def sentinel_admin_handlers(state: SentinelState) -> Sequence[ControllerRouterHa
     @put("/workspaces/{workspace:str}/logic-app", status_code=200)
     async def set_logic_app(request: Request[Any, Any, Any], workspace: FromPath[str]) -> dict[str, Any]:
         """{"url", "headers": {name: value}, "events": ["Create", "Update"], "includeApiChanges", "retries",
-        "retrySeconds"}."""
+        "retrySeconds", "delaySeconds", "dropNext"}."""
         data = await json_object(request)
         found = state.workspace(workspace)
         headers = data.get("headers") or {}
         events = frozenset(data.get("events") or EVENTS)
         if not isinstance(headers, dict) or not events <= EVENTS:
             raise EmulatedError(400, "InvalidValue", "headers is an object; events are Create and/or Update.")
-        app = LogicApp(
-            url=text(data, "url"),
-            headers={str(k): str(v) for k, v in headers.items()},
-            events=events,
-            include_api_changes=bool(data.get("includeApiChanges", True)),
-            retries=int(data.get("retries", 4)),
-            retry_seconds=float(data.get("retrySeconds", 7.0)),
-        )
+        try:
+            app = LogicApp(
+                url=text(data, "url"),
+                headers={str(k): str(v) for k, v in headers.items()},
+                events=events,
+                include_api_changes=bool(data.get("includeApiChanges", True)),
+                retries=int(data.get("retries", 4)),
+                retry_seconds=float(data.get("retrySeconds", 7.0)),
+                delay_seconds=float(data.get("delaySeconds", 0.0)),
+                drop_next=int(data.get("dropNext", 0)),
+            )
+        except (TypeError, ValueError):
+            raise EmulatedError(
+                400, "InvalidValue", "retries and dropNext are integers, the seconds numbers."
+            ) from None
         state.logic_apps.apps[found.name.lower()] = app
         return {"logicApp": app.to_json()}
 
@@ -338,7 +362,7 @@ def sentinel_admin_handlers(state: SentinelState) -> Sequence[ControllerRouterHa
     async def redeliver(request: Request[Any, Any, Any], workspace: FromPath[str]) -> dict[str, Any]:
         """Send the last payload again, unchanged, ``times`` times (default 1)."""
         data = await json_object(request)
-        queued = state.logic_apps.redeliver(state.workspace(workspace).name, int(data.get("times", 1)))
+        queued = state.logic_apps.redeliver(state.workspace(workspace).name, _count(data))
         sent = await state.logic_apps.flush()
         return {"queued": queued, "value": [delivery.to_json() for delivery in sent]}
 
@@ -357,5 +381,6 @@ def sentinel_admin_handlers(state: SentinelState) -> Sequence[ControllerRouterHa
         directory, create_tenant, tenant_settings, create_user, grant_admin_consent, revoke_admin_consent,
         revoke_user_consents, revoke_sessions, expire_user_tokens, tokens, create_subscription, create_workspace,
         set_role, throttling, incidents, incident, create_incident, change_incident, close_incident, reopen_incident,
-        add_comment, add_alert, add_entity, logic_app, set_logic_app, remove_logic_app, redeliver, flush, deliveries,
+        add_comment, add_alert, add_entity, race, logic_app, set_logic_app, remove_logic_app, redeliver, flush,
+        deliveries,
     ]  # fmt: skip

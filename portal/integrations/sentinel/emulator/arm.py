@@ -335,6 +335,8 @@ class Arm:
         if not isinstance(body, dict) or not isinstance(body.get("properties"), dict):
             raise EmulatedError(400, "BadRequest", "The request body must be an incident with a properties object.")
         existing = next((i for i in workspace.incidents.values() if i.name.lower() == name.lower()), None)
+        if existing is not None:
+            self.state.race(workspace, existing)
         if_match, if_none_match = call.headers.get("if-match"), call.headers.get("if-none-match")
         if if_match and (existing is None or (if_match.strip() != "*" and if_match.strip() != existing.etag)):
             raise EmulatedError(

@@ -444,7 +444,8 @@ class EntraIdentity(OAuthServer):
 
     # -- admin consent --------------------------------------------------------------------------
 
-    def begin_admin_consent(self, params: Mapping[str, str], tenant: str, base_url: str) -> AuthorizeStep:
+    def _unknown_app(self, params: Mapping[str, str], tenant: str) -> AuthorizeStep | None:
+        """Entra's error page for an unknown app or an unregistered redirect URI (never a redirect)."""
         client = self.clients.get(params.get("client_id", ""))
         if client is None:
             return AuthorizeStep(
@@ -463,6 +464,20 @@ class EntraIdentity(OAuthServer):
                     f"configured for the application '{client.client_id}'.",
                 )
             )
+        return None
+
+    def begin_authorization(
+        self, params: Mapping[str, str], issuer: str, context: Mapping[str, str] | None = None
+    ) -> AuthorizeStep:
+        refused = self._unknown_app(params, (context or {}).get("tenant", "common"))
+        return refused or super().begin_authorization(params, issuer, context)
+
+    def begin_admin_consent(self, params: Mapping[str, str], tenant: str, base_url: str) -> AuthorizeStep:
+        refused = self._unknown_app(params, tenant)
+        if refused:
+            return refused
+        client = self.clients[params["client_id"]]
+        redirect_uri = params.get("redirect_uri") or client.redirect_uris[0]
         if tenant.lower() in ("common", "consumers"):
             return AuthorizeStep(
                 error_page="Admin consent needs the customer's tenant id (or organizations), not /common."

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,9 +33,13 @@ class LogicApp:
     include_api_changes: bool = True  # False: only changes made in the Sentinel portal (admin API) fire
     retries: int = 4
     retry_seconds: float = 7.0
+    delay_seconds: float = 0.0  # a playbook run starts late
+    drop_next: int = 0  # this many runs fail before their HTTP action (the delivery is lost)
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "delaySeconds": self.delay_seconds,
+            "dropNext": self.drop_next,
             "url": self.url,
             "headerNames": sorted(self.headers),
             "events": sorted(self.events),
@@ -102,7 +107,7 @@ class LogicApps:
         self.last: dict[str, dict[str, Any]] = {}
         self.deliveries: list[Delivery] = []
         self.transport: httpx.AsyncBaseTransport | None = None
-        self.sleep = asyncio.sleep
+        self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
     def reset(self) -> None:
         self.apps.clear()
@@ -147,6 +152,12 @@ class LogicApps:
         status: int | None = None
         error = ""
         attempt = 0
+        if app.drop_next > 0:
+            app.drop_next -= 1
+            return Delivery(workspace, str(payload["eventUniqueId"]), str(payload["objectEventType"]),
+                            str(payload["object"]["name"]), None, 0, "dropped")  # fmt: skip
+        if app.delay_seconds:
+            await self.sleep(app.delay_seconds)
         for attempt in range(1, app.retries + 2):
             try:
                 response = await client.post(

@@ -77,6 +77,7 @@ class SentinelState:
         self.workspaces: dict[str, Workspace] = {}  # by name, lower case: names are unique in the emulator
         self.limits = Limits()
         self._buckets: dict[tuple[str, str, str], Bucket] = {}
+        self.races: dict[str, int] = {}  # incident name -> API writes still to lose a race (see the admin API)
         self._last_ticks = 0
         self._seed = seed
         if seed:
@@ -105,6 +106,7 @@ class SentinelState:
         self.workspaces.clear()
         self.limits = Limits()
         self._buckets.clear()
+        self.races.clear()
         if self._seed:
             self._load_fixtures()
 
@@ -311,6 +313,12 @@ class SentinelState:
         self._activity(incident, properties)
         self.touch(workspace, incident, from_api=from_api, modified=modified)
         return incident
+
+    def race(self, workspace: Workspace, incident: Incident) -> None:
+        """If a race is armed for ``incident``, an analyst changes it now (before the API write lands)."""
+        if self.races.get(incident.name, 0) > 0:
+            self.races[incident.name] -= 1
+            self.touch(workspace, incident, from_api=False)
 
     def touch(self, workspace: Workspace, incident: Incident, *, from_api: bool, modified: int | None = None) -> None:
         incident.modified = modified if modified is not None else self.now_ticks()
