@@ -67,6 +67,9 @@ class EntitySpec:
     per_client: bool = True  # runs once per linked client; False: once per connection
     first_sync_days: int = 7  # how far back the first run looks
     overlap_seconds: int = 300  # re-read this much before the watermark (late indexing)
+    # Once the connection receives webhooks, polling is only a reconcile safety net: this many
+    # minutes becomes the schedule (unless someone set one). None: webhooks change nothing.
+    webhook_minutes: int | None = None
 
 
 @dataclass(frozen=True)

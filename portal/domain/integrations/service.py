@@ -367,6 +367,20 @@ async def update_schedules(
 # ---------------------------------------------------------------- webhook secret
 
 
+def reconcile_schedules(manifest: Manifest, schedules: Mapping[str, Any]) -> dict[str, Any]:
+    """The schedules once webhooks deliver changes: entities with ``webhook_minutes`` poll that
+    seldom (a reconcile for lost deliveries), unless their interval was changed from the default."""
+    updated = dict(schedules)
+    for spec in manifest.entities:
+        entry = dict(updated.get(spec.name) or {})
+        if spec.webhook_minutes and entry.get("minutes", spec.default_minutes) == spec.default_minutes:
+            updated[spec.name] = {
+                "enabled": entry.get("enabled", spec.enabled_by_default),
+                "minutes": spec.webhook_minutes,
+            }
+    return updated
+
+
 async def rotate_webhook_secret(session: AsyncSession, access: Scope, box: SecretBox, connection_id: uuid.UUID) -> str:
     """A new webhook signing secret, stored encrypted and returned this once (to paste into the vendor)."""
     connection = await get_connection(session, access, connection_id)
@@ -374,6 +388,8 @@ async def rotate_webhook_secret(session: AsyncSession, access: Scope, box: Secre
         raise ValidationError({"webhook": "This vendor does not send webhooks."})
     secret = token_urlsafe(32)
     connection.secrets_ciphertext = box.seal(stored_secrets(box, connection) | {WEBHOOK_SECRET: secret})
+    if connection.webhook_secret_set_at is None:
+        connection.schedules = reconcile_schedules(manifest_of(connection), connection.schedules)
     connection.webhook_secret_set_at = utcnow()
     hidden, changed = _secret_marks([WEBHOOK_SECRET])
     await record_change(

@@ -175,7 +175,11 @@ MANIFEST = Manifest(
         ),
         CUSTOM_FIELDS,
     ),
-    entities=(EntitySpec("incidents", "Incidents", default_minutes=15, first_sync_days=7, overlap_seconds=300),),
+    entities=(
+        EntitySpec(
+            "incidents", "Incidents", default_minutes=15, first_sync_days=7, overlap_seconds=300, webhook_minutes=60
+        ),
+    ),
     oauth=TenantOAuthSpec(
         authorize_path="/{tenant}/oauth2/v2.0/authorize",
         token_path="/{tenant}/oauth2/v2.0/token",  # noqa: S106  (a URL path, not a password)

@@ -235,3 +235,20 @@ async def test_a_user_limited_to_other_clients_gets_404_for_the_panel(client, ap
         await _post(client, f"/tickets/{ticket.id}/sentinel/send", {"link_id": str(uuid.uuid4())})
     ).status_code == 404
     assert (await client.get(f"/integrations/connections/{uuid.uuid4()}/tenants")).status_code in (403, 404)
+
+
+async def test_webhooks_turn_the_poll_into_an_hourly_reconcile(client, app, sessionmaker, make_user) -> None:
+    scope = await _admin(client, make_user)
+    connection = await _connection(app, sessionmaker, scope)
+    assert (await _post(client, f"/integrations/connections/{connection.id}/webhook-secret")).status_code in (200, 303)
+    async with sessionmaker() as session:
+        stored = await session.get(Connection, connection.id)
+        assert stored is not None
+        assert stored.schedules["incidents"] == {"enabled": True, "minutes": 60}
+        stored.schedules = {"incidents": {"enabled": True, "minutes": 5}}
+        await session.commit()
+    await _post(client, f"/integrations/connections/{connection.id}/webhook-secret")  # rotating again keeps a choice
+    async with sessionmaker() as session:
+        stored = await session.get(Connection, connection.id)
+        assert stored is not None
+        assert stored.schedules["incidents"]["minutes"] == 5
