@@ -6,7 +6,8 @@ the asset whose matching field has the same value, else a new asset (unless crea
 whose type comes from the connection's type rules. The site follows the client links (the
 default site when none covers it) unless "keep the site" is on. After the last page of a
 scheduled run, assets whose endpoint was not seen are deactivated, when that option is on and
-the run read every endpoint without a failure.
+the run read every endpoint without a failure; so are those of decommissioned or uninstalled
+endpoints (which the console keeps listing until they are purged).
 """
 
 from __future__ import annotations
@@ -153,6 +154,22 @@ async def _site_for(session: AsyncSession, asset: Asset, destination: Destinatio
     return main or asset.site_id
 
 
+async def _deactivating(session: AsyncSession, target: SyncTarget) -> SyncRun | None:
+    """The run, when it may deactivate assets: the option is on and the run is a scheduled one."""
+    if not target.connection.mappings.get("deactivate_deleted") or target.run_id is None:
+        return None
+    run = await session.get(SyncRun, target.run_id)
+    return run if run is not None and run.trigger == SyncTrigger.SCHEDULE.value else None
+
+
+async def _retire(session: AsyncSession, target: SyncTarget, agent: Agent, asset: Asset) -> bool:
+    """Deactivate the asset of a decommissioned or uninstalled endpoint (when this run may); True if it did."""
+    if not agent.retired or asset.status != AssetStatus.ACTIVE.value or await _deactivating(session, target) is None:
+        return False
+    await assets.set_asset_status(session, SENTINELONE, asset.id, AssetStatus.INACTIVE.value)
+    return True
+
+
 class AgentsHandler:
     async def fetch_page(
         self, api: SentinelOneApi, target: SyncTarget, since: datetime | None, page_token: str | None
@@ -198,7 +215,7 @@ class AgentsHandler:
         current = fingerprint({"core": core, "custom": custom, "to": str(destination), "keep": keep})
         asset = await session.get(Asset, link.local_id) if link is not None and link.local_type == "asset" else None
         if asset is not None and link is not None and link.fingerprint == current:
-            return Applied.UNCHANGED
+            return Applied.UPDATED if await _retire(session, target, agent, asset) else Applied.UNCHANGED
         match_field = str(mappings.get("asset_match_field") or "device_uuid")
         if asset is None:
             asset = await _matched(session, match_field, core.get(match_field), destination)
@@ -250,14 +267,13 @@ class AgentsHandler:
             )  # fmt: skip
         link.fingerprint = current
         link.remote_modified_at = agent.updated_at
+        await _retire(session, target, agent, asset)
         return outcome
 
     async def _sweep(self, session: AsyncSession, target: SyncTarget) -> Applied:
         """Deactivate assets whose endpoint this run did not see (scheduled, complete runs only)."""
-        if not target.connection.mappings.get("deactivate_deleted") or target.run_id is None:
-            return Applied.SKIPPED
-        run = await session.get(SyncRun, target.run_id)
-        if run is None or run.trigger != SyncTrigger.SCHEDULE.value or run.failed:
+        run = await _deactivating(session, target)
+        if run is None or run.failed:
             return Applied.SKIPPED  # a partial view of SentinelOne must not deactivate anything
         stale: Sequence[uuid.UUID] = (
             await session.scalars(

@@ -232,6 +232,11 @@ class Agent:
     updated_at: datetime | None
     raw: Mapping[str, Any]
 
+    @property
+    def retired(self) -> bool:
+        """Decommissioned or uninstalled: gone from the customer's estate, though still listed."""
+        return self.raw.get("isDecommissioned") is True or self.raw.get("isUninstalled") is True
+
 
 def read_agent(raw: Mapping[str, Any]) -> Agent:
     agent_id = record_id(raw, "id")
