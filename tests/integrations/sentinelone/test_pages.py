@@ -17,7 +17,8 @@ from portal.app import create_app
 from portal.db.engine import session_scope
 from portal.domain.accounts.models import Role
 from portal.domain.clients.models import Client
-from portal.domain.integrations.models import ClientLink
+from portal.domain.assets.models import AssetType
+from portal.domain.integrations.models import ClientLink, Connection
 from portal.integrations.sentinelone.emulator.app import create_emulator
 from portal.integrations.sentinelone.emulator.state import S1State
 from tests.conftest import csrf_token, sign_in
@@ -149,3 +150,63 @@ async def test_the_customers_tab_is_for_administrators_only(site: Pages, make_us
     await site.client.get("/logout")
     await sign_in(site.client, analyst.email)
     assert (await site.client.get(f"{site.base}/customers")).status_code in (403, 404)
+
+
+async def test_the_mappings_tab_saves_every_sentinelone_option(site: Pages, sessionmaker) -> None:
+    tab = await site.client.get(f"{site.base}/mappings")
+    assert tab.status_code == 200
+    for label in ("Asset matching field", "Asset field mappings", "Asset type rules", "Deactivate assets deleted"):
+        assert label in tab.text
+    async with session_scope(sessionmaker) as session:
+        connection = await session.get(Connection, site.connection_id)
+        assert connection is not None
+        stored = dict(connection.mappings)
+    server = await _asset_type(sessionmaker, "Server")
+    form = {
+        "_csrf_token": site.token,
+        "matching_method": "account",
+        "ticket_type": stored["ticket_type"],
+        "default_asset_type": stored["default_asset_type"],
+        "asset_match_field": "serial",
+        "keep_asset_site": "on",
+        "dont_create_assets": "on",
+        "new_asset_status": "inactive",
+        "type_method": "rules",
+        "field_mappings.0.s1_field": "osName",
+        "field_mappings.0.asset_field": "Operating system",
+        "type_rules.0.rule": "Servers",
+        "type_rules.0.field": "machineType",
+        "type_rules.0.operator": "equals",
+        "type_rules.0.value": "server",
+        "type_rules.0.asset_type": server,
+        "verdict_BenignPositive": "true_positive",
+    }
+    saved = await site.client.post(f"{site.base}/mappings", data=form, follow_redirects=False)
+    assert saved.status_code == 303
+    async with session_scope(sessionmaker) as session:
+        connection = await session.get(Connection, site.connection_id)
+        assert connection is not None
+        mappings = connection.mappings
+    assert (mappings["asset_match_field"], mappings["keep_asset_site"], mappings["dont_create_assets"]) == (
+        "serial",
+        True,
+        True,
+    )
+    assert mappings["deactivate_deleted"] is False
+    assert mappings["field_mappings"] == [{"s1_field": "osName", "asset_field": "Operating system"}]
+    assert mappings["type_rules"][0]["asset_type"] == server
+    assert mappings["verdict_BenignPositive"] == "true_positive"
+    assert mappings["verdict_TruePositive"] == "true_positive"  # the default, unchanged
+
+    refused = await site.client.post(
+        f"{site.base}/mappings", data=form | {"type_rules.0.operator": "sounds_like"}, follow_redirects=False
+    )
+    assert refused.status_code == 422
+    assert "choose one of the listed values for Match" in refused.text
+
+
+async def _asset_type(sessionmaker: Any, name: str) -> str:
+    async with session_scope(sessionmaker) as session:
+        found = await session.scalar(select(AssetType.id).where(AssetType.name == name))
+        assert found is not None
+        return str(found)
