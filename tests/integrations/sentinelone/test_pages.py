@@ -16,8 +16,8 @@ from sqlalchemy import select
 from portal.app import create_app
 from portal.db.engine import session_scope
 from portal.domain.accounts.models import Role
-from portal.domain.clients.models import Client
 from portal.domain.assets.models import AssetType
+from portal.domain.clients.models import Client
 from portal.domain.integrations.models import ClientLink, Connection
 from portal.integrations.sentinelone.emulator.app import create_emulator
 from portal.integrations.sentinelone.emulator.state import S1State
