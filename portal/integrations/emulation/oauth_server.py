@@ -384,6 +384,14 @@ class OAuthServer:
 
     # -- building blocks for the hooks -----------------------------------------------------------
 
+    def grant_principal(self, form: Mapping[str, str]) -> Principal | None:
+        """Who the code or refresh token of a token request was issued to (None: unknown or the default)."""
+        if form.get("grant_type") == "authorization_code":
+            code = self._codes.get(form.get("code", ""))
+            return code.principal if code else None
+        refresh = self._refresh.get(form.get("refresh_token", ""))
+        return refresh.principal if refresh else None
+
     def hold(self, consent: PendingConsent) -> PendingConsent:
         """Keep a request for a later form post (:meth:`pending` finds it again)."""
         self._consents[consent.id] = consent

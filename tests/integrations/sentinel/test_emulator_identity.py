@@ -292,3 +292,11 @@ async def test_an_unknown_app_or_redirect_uri_gets_an_error_page_not_a_redirect(
     assert elsewhere.status_code == 400
     assert "AADSTS50011" in elsewhere.text
     assert "location" not in elsewhere.headers
+
+
+async def test_a_refresh_token_works_at_its_own_tenant_only(ms: Microsoft) -> None:
+    tokens = ms.tokens(NORTHWIND.admin_upn)
+    elsewhere = await ms.refresh(tokens["refresh_token"], tenant=WOODGROVE.tenant_id)
+    assert_entra_error(elsewhere.json(), "invalid_grant", 50020)
+    # Refused before anything was spent: the token still works where it belongs.
+    assert (await ms.refresh(tokens["refresh_token"], tenant=NORTHWIND.tenant_id)).status_code == 200

@@ -199,9 +199,25 @@ class EntraIdentity(OAuthServer):
     ) -> dict[str, Any]:
         tenant = (context or {}).get("tenant", "common")
         try:
+            self._check_tenant_of_grant(form, tenant)
             return super().token(form, authorization, context)
         except OAuthError as exc:
             raise self._entra(exc, form, tenant) from None
+
+    def _check_tenant_of_grant(self, form: Mapping[str, str], tenant: str) -> None:
+        """A code or refresh token works at its own tenant (or an alias), not at another customer's."""
+        principal = self.grant_principal(form)
+        found = self.directory.find_tenant(tenant)
+        if principal is None or found is None or found.id == principal.tenant_id:
+            return
+        user = self.directory.find_user(principal.subject)
+        raise EntraError(
+            "invalid_grant",
+            50020,
+            f"User account '{user.user_principal_name if user else principal.subject}' from identity provider "
+            f"'https://sts.windows.net/{principal.tenant_id}/' does not exist in tenant '{found.display_name}' and "
+            f"cannot access the application '{form.get('client_id', '')}' in that tenant.",
+        )
 
     def check_context(self, context: Mapping[str, str]) -> None:
         tenant = context.get("tenant", "common")
