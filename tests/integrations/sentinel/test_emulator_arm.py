@@ -439,3 +439,23 @@ async def test_a_raced_write_gets_409_and_the_refetched_etag_wins(ms: Microsoft)
     won = await ms.http.put(url, params=API, json=body | {"etag": fresh["etag"]}, headers=admin(ms))
     assert won.status_code == 200, won.text
     assert won.json()["properties"]["title"] == "Mine"
+
+
+async def test_delete_answers_200_then_204_and_bookmarks_are_an_empty_post(ms: Microsoft) -> None:
+    second = fixtures.incident_name(NORTHWIND.key, 2)
+    comment = f"{INCIDENTS}/{second}/comments/{fixtures.comment_name(NORTHWIND.key, 2, 0)}"
+    assert (await ms.http.delete(comment, params=API, headers=admin(ms))).status_code == 200
+    assert (await ms.http.delete(comment, params=API, headers=admin(ms))).status_code == 204
+    bookmarks = await ms.http.post(f"{INCIDENTS}/{FIRST}/bookmarks", params=API, headers=admin(ms))
+    assert bookmarks.json() == {"value": []}
+    responder = ms.bearer(NORTHWIND.analyst_upn)  # a Responder may not delete incidents
+    assert_error(
+        await ms.http.delete(f"{INCIDENTS}/{FIRST}", params=API, headers=responder), 403, "AuthorizationFailed"
+    )
+    await ms.http.put(
+        f"/_emulator/workspaces/{NORTHWIND.workspace}/roles/{NORTHWIND.admin_upn}",
+        json={"role": "Microsoft Sentinel Contributor"},
+    )
+    assert (await ms.http.delete(f"{INCIDENTS}/{FIRST}", params=API, headers=admin(ms))).status_code == 200
+    assert (await ms.http.delete(f"{INCIDENTS}/{FIRST}", params=API, headers=admin(ms))).status_code == 204
+    assert_error(await ms.http.get(f"{INCIDENTS}/{FIRST}", params=API, headers=admin(ms)), 404, "NotFound")

@@ -300,3 +300,12 @@ async def test_a_refresh_token_works_at_its_own_tenant_only(ms: Microsoft) -> No
     assert_entra_error(elsewhere.json(), "invalid_grant", 50020)
     # Refused before anything was spent: the token still works where it belongs.
     assert (await ms.refresh(tokens["refresh_token"], tenant=NORTHWIND.tenant_id)).status_code == 200
+
+
+async def test_an_unknown_resource_at_the_token_endpoint_is_aadsts70011(ms: Microsoft) -> None:
+    tokens = ms.tokens(NORTHWIND.admin_upn)
+    response = await ms.refresh(
+        tokens["refresh_token"], tenant=NORTHWIND.tenant_id, scope="https://foo.microsoft.com/.default"
+    )
+    assert_entra_error(response.json(), "invalid_scope", 70011)
+    assert "The scope https://foo.microsoft.com/.default is not valid." in response.json()["error_description"]
