@@ -252,3 +252,43 @@ async def test_webhooks_turn_the_poll_into_an_hourly_reconcile(client, app, sess
         stored = await session.get(Connection, connection.id)
         assert stored is not None
         assert stored.schedules["incidents"]["minutes"] == 5
+
+
+async def test_a_disallowed_pair_is_refused_by_the_close_form_before_anything_is_saved(
+    client, app, sessionmaker, make_user
+) -> None:
+    scope = await _admin(client, make_user)
+    connection = await _connection(app, sessionmaker, scope)
+    async with session_scope(sessionmaker) as session:
+        customer = await create_client(session, scope, name="Fabrikam", reference="FAB")
+        ticket_type = await session.scalar(select(TicketType.id).where(TicketType.name == "Alert"))
+        assert ticket_type is not None
+        ticket = await tickets.create_ticket(
+            session, scope, tickets.NewTicket(client_id=customer.id, ticket_type_id=ticket_type, summary="Imported")
+        )
+        session.add(
+            ExternalLink(
+                connection_id=connection.id, remote_type="incident", remote_id=f"{TENANT}/s/rg/ws/inc-1",
+                local_type="ticket", local_id=ticket.id,
+            )
+        )  # fmt: skip
+    refused = await _post(
+        client, f"/tickets/{ticket.id}/close",
+        {"classification": "TruePositive", "classification_reason": "InaccurateData", "note": "done"}, headers=HTMX,
+    )  # fmt: skip
+    assert refused.status_code == 422
+    assert "True positive allows only: Suspicious activity" in refused.text
+    async with sessionmaker() as session:
+        assert (await session.scalars(select(OutboxMessage))).all() == []
+        reloaded = await tickets.get_ticket(session, scope, ticket.id)
+        assert not reloaded.ticket.status.is_closed
+    closed = await _post(
+        client, f"/tickets/{ticket.id}/close",
+        {"classification": "TruePositive", "classification_reason": "SuspiciousActivity", "note": "done"}, headers=HTMX,
+    )  # fmt: skip
+    assert closed.status_code == 200
+    async with sessionmaker() as session:
+        [message] = (await session.scalars(select(OutboxMessage))).all()
+    assert (message.operation, message.payload["classification"], message.payload["reason"]) == (
+        "close", "TruePositive", "SuspiciousActivity",
+    )  # fmt: skip
