@@ -9,11 +9,22 @@ from collections.abc import Iterable, Mapping
 
 from portal.integrations.sentinel.emulator.directory import PERMISSION_TEXT, EntraUser
 
+# Enough of Microsoft's look that a demo's sign-in feels like the real one (the emulator sets no CSP).
+STYLE = (
+    "body{margin:0;background:#f2f2f2;font-family:'Segoe UI',system-ui,sans-serif;color:#1b1b1b}"
+    "main{max-width:440px;margin:8vh auto;background:#fff;padding:44px;box-shadow:0 2px 6px rgba(0,0,0,.2)}"
+    "h1{font-size:24px;font-weight:600;margin:16px 0}label{display:block;margin-top:12px;font-size:14px}"
+    "input[type=email],input[type=password]{width:100%;box-sizing:border-box;border:0;border-bottom:1px solid #666;"
+    "padding:6px 0;font-size:15px}button{margin-top:20px;min-width:108px;padding:6px 12px;border:0;"
+    "background:#0067b8;color:#fff;font-size:15px;cursor:pointer}button[value=cancel]{background:#ccc;color:#000}"
+    "[role=alert]{color:#e81123}code{font-size:12px;color:#666}ul{padding-left:20px}"
+)
+
 
 def _page(title: str, body: str) -> str:
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>{html.escape(title)}</title></head><body><main>"
+        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body><main>"
         "<p><strong>Microsoft</strong> <small>(socdesk emulator)</small></p>"
         f"{body}</main></body></html>"
     )
