@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import Date, Select, cast, func, select
+from sqlalchemy import Date, Select, bindparam, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager
 
@@ -84,13 +84,23 @@ class TicketFigures:
     latest: list[Ticket]
 
 
-def _open_tickets(access: Scope) -> Select[tuple[()]]:
+async def _open_statuses(session: AsyncSession) -> list[uuid.UUID]:
+    return list((await session.scalars(select(Status.id).where(Status.is_closed.is_(False)))).all())
+
+
+def _open_tickets(access: Scope, open_statuses: list[uuid.UUID]) -> Select[tuple[()]]:
+    # The open statuses' ids as literals: with them (not a join on "is_closed") the planner knows
+    # how few tickets are open and reads them through the status index instead of every ticket.
     return (
         select()
         .select_from(Ticket)
         .join(Status, Status.id == Ticket.status_id)
         .join(Priority, Priority.id == Ticket.priority_id)
-        .where(Status.is_closed.is_(False), access.clients(Ticket.client_id))
+        .where(
+            Ticket.status_id.in_(bindparam("open_statuses", open_statuses, expanding=True, literal_execute=True)),
+            Status.is_closed.is_(False),
+            access.clients(Ticket.client_id),
+        )
     )
 
 
@@ -98,7 +108,7 @@ async def by_priority(session: AsyncSession, access: Scope, now: datetime) -> li
     """Every priority (most urgent first), with zero rows for those without open tickets."""
     counts = (
         await session.execute(
-            _open_tickets(access)
+            _open_tickets(access, await _open_statuses(session))
             .add_columns(
                 Ticket.priority_id,
                 func.count(),
@@ -120,7 +130,7 @@ async def by_client(
     """The visible clients with the most open tickets."""
     urgent = Priority.rank <= 2
     statement = (
-        _open_tickets(access)
+        _open_tickets(access, await _open_statuses(session))
         .join(Client, Client.id == Ticket.client_id)
         .add_columns(
             Ticket.client_id,

@@ -97,6 +97,12 @@ class Ticket(UUIDPrimaryKey, Timestamps, Base):
         Index("ix_tickets_updated_at_id", "updated_at", "id"),
         # The dashboard's time-to-close and closed-per-day figures read tickets by closing time.
         Index("ix_tickets_closed_at", "closed_at"),
+        # Open tickets by priority, client, assignee and SLA clock, read from the index alone.
+        Index(
+            "ix_tickets_status_id_cover",
+            "status_id",
+            postgresql_include=["priority_id", "client_id", "agent_id", "opened_at", "first_response_at"],
+        ),
     )
 
     number: Mapped[int] = mapped_column(BigInteger, Identity(start=1001), unique=True)

@@ -243,9 +243,10 @@ async def count_queue(session: AsyncSession, access: Scope, filters: QueueFilter
         )
         .select_from(Ticket)
         .join(Status, Ticket.status_id == Status.id)
-        .join(Priority, Ticket.priority_id == Priority.id)
         .where(*_other_conditions(filters, access))
     )
+    if filters.sla is not None:  # the SLA conditions read the priority's targets
+        statement = statement.join(Priority, Ticket.priority_id == Priority.id)
     row = (await session.execute(statement)).one()
     return QueueCounts(open=row[0], closed=row[1], all=row[2], unassigned=row[3], mine=row[4])
 

@@ -1,7 +1,8 @@
 """Live updates: one Server-Sent Events stream per open page, carrying only what its user may see.
 
-A message names a topic (``tickets``, ``sync``); the page refreshes the fragments that listen
-for it through their usual scoped routes, so the stream itself carries no data. Bursts are
+A message names a topic (``tickets``, ``sync``) and when its newest change was published; the
+page refreshes the fragments that listen for it through their usual scoped routes, so the
+stream itself carries nothing about the change. Bursts are
 coalesced: a topic is announced at once, then at most every ``MIN_INTERVAL`` seconds while
 changes keep coming (a busy import refreshes a dashboard a few times a second, not per ticket).
 
@@ -39,17 +40,19 @@ def parse_topics(raw: str | None) -> frozenset[str]:
     return frozenset(asked or TOPICS)
 
 
-async def _changes(hub: EventHub, subscription: Subscription, loop: asyncio.AbstractEventLoop) -> AsyncIterator[Any]:
-    """Yields a topic as soon as it changes (then at most every MIN_INTERVAL), None for a heartbeat."""
+async def _changes(
+    hub: EventHub, subscription: Subscription, loop: asyncio.AbstractEventLoop
+) -> AsyncIterator[tuple[str, float] | None]:
+    """(topic, when its newest change was published) as soon as it changes, then at most every
+    MIN_INTERVAL while changes keep coming; None for a heartbeat."""
     deadline = loop.time() + LIFETIME
     last_sent: dict[str, float] = {}
-    pending: set[str] = set()
+    pending: dict[str, float] = {}
     while not hub.closed:
         now = loop.time()
         for topic in sorted(topic for topic in pending if now - last_sent.get(topic, 0.0) >= MIN_INTERVAL):
-            pending.discard(topic)
             last_sent[topic] = now
-            yield topic
+            yield topic, pending.pop(topic)
         wait = min(HEARTBEAT, deadline - now)
         if pending:
             wait = min(wait, min(last_sent[topic] + MIN_INTERVAL for topic in pending) - now)
@@ -63,7 +66,7 @@ async def _changes(hub: EventHub, subscription: Subscription, loop: asyncio.Abst
             continue
         if event is None:  # the hub is closing
             return
-        pending.add(event.topic)
+        pending[event.topic] = max(pending.get(event.topic, 0.0), event.at)
 
 
 async def _stream(hub: EventHub, access: Scope, topics: frozenset[str], *, follow: bool) -> AsyncIterator[Any]:
@@ -73,11 +76,12 @@ async def _stream(hub: EventHub, access: Scope, topics: frozenset[str], *, follo
     loop = asyncio.get_running_loop()
     async with hub.subscribe(access, topics) as subscription:
         yield ServerSentEventMessage(event="ready", data=json.dumps(sorted(topics)))
-        async for topic in _changes(hub, subscription, loop):
-            if topic is None:
+        async for change in _changes(hub, subscription, loop):
+            if change is None:
                 yield ServerSentEventMessage(comment="heartbeat", data=None)
             else:
-                yield ServerSentEventMessage(event=topic, data=json.dumps({"topic": topic}))
+                topic, published = change
+                yield ServerSentEventMessage(event=topic, data=json.dumps({"topic": topic, "at": published}))
 
 
 class LiveController(Controller):
