@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -77,3 +77,26 @@ async def links_of(session: AsyncSession, local_type: str, local_id: uuid.UUID) 
             )
         ).all()
     )
+
+
+def aspect_fingerprint(parts: Mapping[str, Any]) -> str:
+    """One short hash per aspect a sync applies (in ``parts``' order), filling the 64-character fingerprint.
+
+    Equal fingerprints: nothing to do. Otherwise :func:`changed_aspects` says which aspect changed
+    since the last import, so a value staff changed in socdesk (a priority, a status) is only
+    overwritten when the source's own value for it changed, not whenever anything else did.
+    """
+    width = 64 // max(1, len(parts))
+    return "".join(fingerprint({"v": value})[:width] for value in parts.values())
+
+
+def changed_aspects(previous: str | None, current: str, aspects: Sequence[str]) -> set[str]:
+    """The aspects (the keys given to :func:`aspect_fingerprint`, in order) whose hash differs."""
+    width = 64 // max(1, len(aspects))
+    if not previous or len(previous) != len(current):
+        return set(aspects)
+    return {
+        aspect
+        for index, aspect in enumerate(aspects)
+        if previous[index * width : (index + 1) * width] != current[index * width : (index + 1) * width]
+    }

@@ -26,7 +26,7 @@ from portal.domain.access import Scope
 from portal.domain.assets.models import Asset
 from portal.domain.errors import ValidationError
 from portal.domain.links.models import ExternalLink
-from portal.domain.sync.links import attach, fingerprint, lock_remote
+from portal.domain.sync.links import aspect_fingerprint, attach, changed_aspects, lock_remote
 from portal.domain.tickets import service as tickets
 from portal.domain.tickets.classification import ALLOWED_REASONS, Classification
 from portal.domain.tickets.models import Priority, Status, Ticket, TicketSource
@@ -41,8 +41,7 @@ from portal.integrations.sentinelone.routing import Destination, load_router
 SENTINELONE = Scope.system("SentinelOne")
 AUTHOR = "SentinelOne"
 MAX_SUMMARY = 500
-ASPECTS = ("content", "severity", "status")
-_PART = 16
+ASPECTS = ("content", "severity", "status")  # the order detection_fingerprint hashes them in
 UNMAPPED_PREFIX = "[Unmapped site] "
 
 
@@ -186,7 +185,7 @@ class DetectionHandler:
         closed_here = await _is_closed(session, link.local_id)
         if closed_here is None:
             return Applied.SKIPPED  # the ticket is gone
-        changed = changed_aspects(link.fingerprint, current)
+        changed = changed_aspects(link.fingerprint, current, ASPECTS)
         if "content" in changed:
             await tickets.update_details(
                 session, SENTINELONE, link.local_id, details=details(detection, None), external_author=AUTHOR
@@ -265,22 +264,13 @@ def details(detection: Detection, destination: Destination | None) -> str:
 
 
 def detection_fingerprint(detection: Detection) -> str:
-    parts = {
-        "content": [detection.title, list(detection.facts)],
-        "severity": [detection.severity],
-        "status": [detection.status, detection.verdict],
-    }
-    return "".join(fingerprint({"v": parts[aspect]})[:_PART] for aspect in ASPECTS)
-
-
-def changed_aspects(previous: str | None, current: str) -> set[str]:
-    if not previous or len(previous) != len(current):
-        return set(ASPECTS)
-    return {
-        aspect
-        for index, aspect in enumerate(ASPECTS)
-        if previous[index * _PART : (index + 1) * _PART] != current[index * _PART : (index + 1) * _PART]
-    }
+    return aspect_fingerprint(
+        {
+            "content": [detection.title, list(detection.facts)],
+            "severity": [detection.severity],
+            "status": [detection.status, detection.verdict],
+        }
+    )
 
 
 def _remember(link: ExternalLink, detection: Detection, current: str) -> None:
