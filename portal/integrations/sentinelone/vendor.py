@@ -36,6 +36,14 @@ def marked(body: str, key: str) -> str:
     return f"{MARK} {body}\n(ref {key})"
 
 
+def _role(entry: Any) -> str:
+    """One ``scopeRoles`` entry as "Seattle HQ as Admin"."""
+    if not isinstance(entry, Mapping):
+        return ""
+    name, role = text(entry.get("name")), text(entry.get("roleName"))
+    return " ".join(part for part in (name, f"as {role}" if role else None) if part)
+
+
 def user_summary(user: Mapping[str, Any]) -> tuple[str, str]:
     """Who the token belongs to, and the scope it sees."""
     who = text(user.get("fullName")) or text(user.get("email")) or text(user.get("name")) or "an unnamed user"
@@ -44,22 +52,27 @@ def user_summary(user: Mapping[str, Any]) -> tuple[str, str]:
         who = f"{who} ({email})"
     scope = text(user.get("scope")) or "unknown"
     roles = user.get("scopeRoles")
-    names = []
-    if isinstance(roles, list):
-        for role in roles:
-            if isinstance(role, Mapping):
-                names.append(
-                    " ".join(
-                        filter(
-                            None,
-                            (
-                                text(role.get("name")),
-                                f"as {text(role.get('roleName'))}" if text(role.get("roleName")) else None,
-                            ),
-                        )
-                    )
-                )
-    return who, scope + (f": {', '.join(name for name in names if name)}" if names else "")
+    names = [named for entry in roles if (named := _role(entry))] if isinstance(roles, list) else []
+    return who, scope + (f": {', '.join(names)}" if names else "")
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+async def _what_it_sees(api: SentinelOneApi) -> str:
+    try:
+        accounts = len(await api.client.accounts())
+    except Forbidden:
+        accounts = 0
+    try:
+        sites = _count(len(await api.client.sites()), "site")
+    except Forbidden:
+        sites = "no sites (the token's role may not view sites)"
+    seen = f"{_count(accounts, 'account')} and {sites}"
+    if not accounts:
+        seen += " (a site-scope token: use site matching, or give the service user Account scope)"
+    return seen
 
 
 class SentinelOneVendor:
@@ -84,11 +97,7 @@ class SentinelOneVendor:
         user = await api.client.current_user()
         who, scope = user_summary(user)
         expires = await api.token_expiry()
-        try:
-            accounts = len(await api.client.accounts())
-            sees = f"{accounts} account{'' if accounts == 1 else 's'}"
-        except Forbidden:
-            sees = "no accounts (the token's scope is too narrow for account matching: give it Account scope)"
+        sees = await _what_it_sees(api)
         until = f"; the token expires {expires:%Y-%m-%d %H:%M} UTC" if expires else "; its expiry is unknown"
         return ConnectionCheck(
             ok=True,

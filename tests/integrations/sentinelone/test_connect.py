@@ -21,7 +21,8 @@ async def test_check_names_the_user_and_scope_and_stores_the_token_expiry(s1: S1
     assert check.ok, check.message
     assert "Morgan Admin" in check.message
     assert "scope global" in check.message
-    assert "sees 3 accounts" in check.message
+    sites = sum(len(account.sites) for account in FIXTURE.accounts)
+    assert f"sees 3 accounts and {sites} sites" in check.message
     expected = s1.state.users[FIXTURE.token.user_id].token_expires_at
     assert check.credential_expires_at == expected
     assert (await s1.connection()).credential_expires_at == expected
@@ -116,3 +117,14 @@ async def test_a_wrong_token_is_refused_on_any_call(s1: S1World) -> None:
     await s1.set_token("nope")
     with pytest.raises(AuthExpired, match="refused the API token"):
         await (await s1.api()).client.current_user()
+
+
+async def test_a_site_scope_token_is_told_to_use_site_matching(s1: S1World) -> None:
+    site = FIXTURE.site("Seattle HQ")
+    narrow = s1.state.create_user("Seattle only", kind="service", scope="site", scope_ids=[site.id])
+    await s1.set_token(narrow.token)
+    async with session_scope(s1.sessionmaker) as session:
+        check = await check_connection(session, s1.runtime, s1.connection_id)
+    assert check.ok, check.message
+    assert "scope site: Seattle HQ as Admin" in check.message
+    assert "sees 0 accounts and 1 site (a site-scope token: use site matching" in check.message
