@@ -148,7 +148,7 @@ async def test_admin_sees_every_connection_link_and_failure(
     assert 'data-testid="sync-now"' in page.text
     fragment = await client.get("/sync-health", headers=HTMX)
     assert fragment.text.lstrip().startswith('<section id="sync-overview"')
-    assert 'hx-trigger="every 30s"' in fragment.text
+    assert 'hx-trigger="every 30s, sse:sync, live-poll"' in fragment.text  # live, and the clocks move on their own
 
     runs = await client.get("/sync-health/runs?outcome=failed")
     assert f'id="run-{estate.initech_run.id}"' in runs.text

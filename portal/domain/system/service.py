@@ -52,3 +52,16 @@ async def worker_status(session: AsyncSession, stale_after: timedelta) -> Worker
     alive = sum(1 for row in rows if row.last_beat_at >= cutoff)
     newest = rows[0]
     return WorkerStatus("alive" if alive else "stale", newest.last_beat_at, newest.hostname, alive)
+
+
+@dataclass(frozen=True)
+class WorkerBeat:
+    heartbeat: WorkerHeartbeat
+    alive: bool
+
+
+async def worker_beats(session: AsyncSession, stale_after: timedelta) -> list[WorkerBeat]:
+    """Every worker that ever beat, newest beat first, each alive or stale."""
+    rows = (await session.scalars(select(WorkerHeartbeat).order_by(WorkerHeartbeat.last_beat_at.desc()))).all()
+    cutoff = utcnow() - stale_after
+    return [WorkerBeat(row, row.last_beat_at >= cutoff) for row in rows]

@@ -19,12 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from portal.config import Settings
 from portal.db.base import utcnow
 from portal.domain.access import Scope
+from portal.domain.dashboard.sync_activity import HourlyCalls, hourly_calls
 from portal.domain.errors import ValidationError
 from portal.domain.sync import health
 from portal.domain.sync.failures import mark_retried
 from portal.domain.sync.models import RunOutcome
 from portal.domain.sync.outbox_retry import retry_outbox_message
-from portal.domain.system.service import worker_status
+from portal.domain.system.service import worker_beats, worker_status
+from portal.web.charts import Chart, sparkline
 from portal.web.controllers.settings_forms import uuid_or_none
 from portal.web.guards import requires_admin
 from portal.web.notices import notice
@@ -35,6 +37,11 @@ NAV = "sync"
 OUTCOMES = tuple(outcome.value for outcome in RunOutcome)
 
 AnyRequest = Request[Any, Any, Any]
+
+
+def _activity_chart(calls: HourlyCalls) -> Chart:
+    series = [("spark-429", "rate limited (429)", calls.rate_limited), ("spark-failed", "failed", calls.failed)]
+    return sparkline(series, titles=calls.hour_labels())
 
 
 class SyncHealthController(Controller):
@@ -49,18 +56,24 @@ class SyncHealthController(Controller):
         settings: NamedDependency[Settings],
         queue: NamedDependency[JobQueue],
     ) -> Template:
+        connections = await health.overview(db_session, access)
+        now = utcnow()
+        stale_after = timedelta(seconds=settings.heartbeat_stale_seconds)
+        activity = await hourly_calls(db_session, [item.connection.id for item in connections], now)
         return page(
             request,
             "sync/index.html",
             partial="sync/_overview.html",
             nav=NAV,
-            connections=await health.overview(db_session, access),
-            worker=await worker_status(db_session, timedelta(seconds=settings.heartbeat_stale_seconds)),
+            connections=connections,
+            activity={key: (calls, _activity_chart(calls)) for key, calls in activity.items()},
+            workers=await worker_beats(db_session, stale_after),
+            worker=await worker_status(db_session, stale_after),
             queued_jobs=await queue.depth(),
             failed_jobs=await health.failed_jobs(db_session, access),
             outbox=await health.outbox_summary(db_session, access),
             can_manage=access.is_admin,
-            now=utcnow(),
+            now=now,
         )
 
     @get("/runs", name="sync_runs")
