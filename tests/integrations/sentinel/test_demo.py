@@ -69,7 +69,7 @@ async def test_the_demo_connection_syncs_both_tenants_out_of_the_box(settings: S
         return httpx.Response(202)
 
     state.logic_apps.transport = httpx.MockTransport(received)
-    state.logic_apps.sleep = _no_sleep  # type: ignore[assignment]
+    state.logic_apps.sleep = _no_sleep
     for _ in range(3):
         await demo_activity(state, random.Random(7))
     assert seen
