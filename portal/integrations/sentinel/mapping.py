@@ -14,6 +14,8 @@ writes use the outbox idempotency key as their name and must be recognised by it
 
 from __future__ import annotations
 
+import html
+import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -232,6 +234,18 @@ def read_incident(data: Any) -> IncidentRecord:
     )
 
 
+_BREAKS = re.compile(r"<\s*(?:br\s*/?|/p|/div|/li|/h[1-6])\s*>", re.IGNORECASE)
+_TAGS = re.compile(r"<[^>]{0,2000}>")
+
+
+def plain_text(message: str) -> str:
+    """A comment as text: Sentinel's portal writes comments as HTML (``<p>…</p>``), socdesk notes are text."""
+    if "<" not in message:
+        return message
+    text = _TAGS.sub("", _BREAKS.sub("\n", message))
+    return re.sub(r"\n{3,}", "\n\n", html.unescape(text)).strip()
+
+
 def read_comment(data: Any) -> CommentRecord:
     raw = _object(data, "A comment")
     name = _text(raw, "name")
@@ -242,7 +256,7 @@ def read_comment(data: Any) -> CommentRecord:
     who = author.get("name") or author.get("email") or author.get("userPrincipalName") or AUTHOR
     return CommentRecord(
         name=name,
-        message=_text(props, "message") or "",
+        message=plain_text(_text(props, "message") or ""),
         author=str(who).strip() or AUTHOR,
         author_object_id=str(author.get("objectId") or "") or None,
         created_at=_optional_time(props.get("createdTimeUtc"), "comment createdTimeUtc"),
@@ -506,6 +520,13 @@ def property_value(incident: IncidentRecord, path: str) -> str | None:
     if isinstance(value, list):
         return ", ".join(str(item) for item in value if not isinstance(item, (Mapping, list)))
     return str(value)
+
+
+def comment_count(incident: IncidentRecord) -> int | None:
+    """``additionalData.commentsCount`` when Sentinel gave it, else None (unknown: ask)."""
+    additional = incident.properties.get("additionalData")
+    count = additional.get("commentsCount") if isinstance(additional, Mapping) else None
+    return count if isinstance(count, int) and not isinstance(count, bool) and count >= 0 else None
 
 
 def comment_message(body: str) -> str:

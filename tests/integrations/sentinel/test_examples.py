@@ -116,3 +116,19 @@ async def test_published_subscription_list_and_its_placeholder_next_link() -> No
         with pytest.raises(BadPayload, match="nextLink"):
             await client.list_subscriptions()
     assert len(seen) == 1
+
+
+def test_html_comments_become_text() -> None:
+    assert mapping.plain_text("<p>Isolated the host.</p><p>User &amp; manager told</p>") == (
+        "Isolated the host.\nUser & manager told"
+    )
+    assert mapping.plain_text("a < b is plain text") == "a < b is plain text"
+    assert mapping.plain_text("line<br/>next") == "line\nnext"
+
+
+def test_comment_count_spares_a_call() -> None:
+    incident = mapping.read_incident(body_of("sentinel/incidents_get.json"))
+    assert mapping.comment_count(incident) == 3
+    without = body_of("sentinel/incidents_get.json") | {}
+    without = {**without, "properties": {**without["properties"], "additionalData": {}}}
+    assert mapping.comment_count(mapping.read_incident(without)) is None
