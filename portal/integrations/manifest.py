@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -97,6 +97,9 @@ class Manifest:
     # The client field whose value is a link's remote scope (the tenant, site or workspace that
     # webhooks and imports name); unset: the first required text or choice field.
     scope_field: str = ""
+    # A remote scope made of several client fields (a Sentinel workspace is subscription, resource
+    # group and name): always derived from them, never typed. Takes precedence over scope_field.
+    scope_of: Callable[[Mapping[str, Any]], str] | None = None
     webhook: bool = False
     # Ticket changes this vendor accepts back: comment, close, reopen, priority, create.
     outbound: frozenset[str] = frozenset()

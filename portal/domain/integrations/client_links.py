@@ -44,6 +44,8 @@ def default_remote_scope(manifest: Manifest, settings: Mapping[str, Any]) -> str
     """The manifest's ``scope_field``, else by convention the first required text field of the client
     form, names the remote side (an Acme tenant), so webhooks that say which tenant they are about
     find their link without retyping it."""
+    if manifest.scope_of is not None:
+        return manifest.scope_of(settings)
     if manifest.scope_field:
         return str(settings.get(manifest.scope_field) or "")
     for spec in manifest.client_fields:
@@ -129,7 +131,11 @@ async def _checked(session: AsyncSession, manifest: Manifest, link: ClientLink, 
     """The link's new column values from ``data``, or the field errors; ``link`` is not touched."""
     checked = validate(manifest.client_fields, data.settings)
     errors = dict(checked.errors)
-    remote_scope = data.remote_scope.strip() or default_remote_scope(manifest, checked.values)
+    remote_scope = (
+        default_remote_scope(manifest, checked.values)
+        if manifest.scope_of is not None
+        else data.remote_scope.strip() or default_remote_scope(manifest, checked.values)
+    )
     remote_name = data.remote_name.strip()
     if len(remote_scope) > MAX_REMOTE:
         errors["remote_scope"] = f"Use at most {MAX_REMOTE} characters."

@@ -26,7 +26,7 @@ from portal.integrations.oauth import TokenSet, store_tokens
 from portal.integrations.sentinel.emulator import fixtures
 from portal.integrations.sentinel.emulator.logicapp import LogicApp
 from portal.integrations.sentinel.emulator.state import SentinelState
-from portal.integrations.sentinel.manifest import DEFAULT_API_VERSION, MANIFEST, arm_scope
+from portal.integrations.sentinel.manifest import DEFAULT_API_VERSION, MANIFEST, arm_scope, workspace_scope
 from portal.integrations.sentinel.webhook import SECRET_HEADERS
 
 CONNECTION = "Microsoft Sentinel (demo)"
@@ -107,10 +107,13 @@ async def ensure_demo_connection(
         connection.status, connection.status_message = ConnectionStatus.CONNECTED.value, ""
 
     clients = {client.name: client for client in (await session.scalars(select(Client))).all()}
-    linked = {
-        link.client_id
-        for link in (await session.scalars(select(ClientLink).where(ClientLink.connection_id == connection.id))).all()
-    }
+    existing = (await session.scalars(select(ClientLink).where(ClientLink.connection_id == connection.id))).all()
+    for link in existing:  # links made before remote scopes were whole workspace paths
+        link.remote_scope = workspace_scope(
+            str(link.settings.get("subscription_id") or ""), str(link.settings.get("resource_group") or ""),
+            str(link.settings.get("workspace_name") or ""),
+        )  # fmt: skip
+    linked = {link.client_id for link in existing}
     for tenant in fixtures.TENANTS:
         client = clients.get(tenant.client_name)
         if client is not None and client.id not in linked:
@@ -118,7 +121,7 @@ async def ensure_demo_connection(
                 ClientLink(
                     connection_id=connection.id,
                     client_id=client.id,
-                    remote_scope=tenant.workspace,
+                    remote_scope=workspace_scope(tenant.subscription_id, tenant.resource_group, tenant.workspace),
                     remote_name=tenant.display_name,
                     settings={
                         "tenant_id": tenant.tenant_id,

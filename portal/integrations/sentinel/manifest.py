@@ -40,6 +40,11 @@ def _preset(cloud: str) -> CloudPreset:
     )
 
 
+def workspace_scope(subscription: str, resource_group: str, workspace: str) -> str:
+    """A workspace as a link's remote scope and in remote ids: lower case, as ARM compares ids."""
+    return f"{subscription.strip()}/{resource_group.strip()}/{workspace.strip()}".lower()
+
+
 def default_arm_base(cloud: str) -> str:
     return CLOUDS.get(cloud, CLOUDS["public"])[2]
 
@@ -196,7 +201,11 @@ MANIFEST = Manifest(
     webhook=True,
     outbound=frozenset({"comment", "close", "reopen", "priority", "create"}),
     ticket_remote_type="incident",
-    scope_field="workspace_name",
+    scope_of=lambda settings: workspace_scope(
+        str(settings.get("subscription_id") or ""),
+        str(settings.get("resource_group") or ""),
+        str(settings.get("workspace_name") or ""),
+    ),
     setup_help=(
         "Register a multi-tenant application in your Entra ID tenant with a Web redirect address (below) "
         "and the delegated permissions listed, create a client secret, enter both here and save. Then sign in "

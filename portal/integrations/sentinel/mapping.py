@@ -24,7 +24,7 @@ from typing import Any
 
 from portal.domain.sync.links import fingerprint
 from portal.domain.tickets.classification import ALLOWED_REASONS, Classification, ClassificationReason
-from portal.integrations.sentinel.manifest import SEVERITIES
+from portal.integrations.sentinel.manifest import SEVERITIES, workspace_scope
 
 INCIDENT = "incident"
 COMMENT = "incident_comment"
@@ -49,7 +49,7 @@ class Workspace:
     @property
     def scope(self) -> str:
         """The workspace as a link's remote scope and in remote ids (lower case: ARM ids are case-insensitive)."""
-        return f"{self.subscription}/{self.resource_group}/{self.name}".lower()
+        return workspace_scope(self.subscription, self.resource_group, self.name)
 
     def incident_remote_id(self, incident_name: str) -> str:
         return f"{self.tenant.lower()}/{self.scope}/{incident_name}"

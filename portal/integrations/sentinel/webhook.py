@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from portal.integrations.base import ConnectionView, WebhookReading, WebhookWork
+from portal.integrations.sentinel.manifest import workspace_scope
 
 SECRET_HEADERS = ("x-portal-signature", "x-socdesk-signature")
 EVENT_TYPES = frozenset({"create", "update"})
@@ -94,5 +95,7 @@ def read_webhook(connection: ConnectionView, headers: Mapping[str, str], body: b
         )
     # The link is found by its workspace; the link's own tenant completes the incident's remote id
     # (the payload does not name the tenant).
-    work = WebhookWork(entity="incidents", remote_id=name, remote_scope=workspace_name)
+    work = WebhookWork(
+        entity="incidents", remote_id=name, remote_scope=workspace_scope(subscription, group, workspace_name)
+    )
     return WebhookReading(valid=True, delivery_id=delivery_id, work=[work])

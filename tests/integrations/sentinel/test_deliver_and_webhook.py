@@ -223,7 +223,9 @@ def test_a_trigger_body_names_the_incident_and_its_workspace() -> None:
     reading = read(trigger())
     assert reading.valid
     assert reading.delivery_id == "event:7d4c0000-0000-4000-8000-000000000001"
-    assert [(w.entity, w.remote_id, w.remote_scope) for w in reading.work] == [("incidents", NAME, "myWorkspace")]
+    assert [(w.entity, w.remote_id, w.remote_scope) for w in reading.work] == [
+        ("incidents", NAME, "d0cfe6b2/myrg/myworkspace")
+    ]
 
 
 def test_a_redelivery_has_the_same_delivery_id() -> None:

@@ -111,7 +111,7 @@ async def build_world(sessionmaker: async_sessionmaker[AsyncSession], **settings
             "resource_group": WORKSPACE.resource_group, "workspace_name": WORKSPACE.name, **settings,
         }  # fmt: skip
         link = ClientLink(
-            connection_id=connection.id, client_id=client.id, remote_scope=WORKSPACE.name, settings=link_settings
+            connection_id=connection.id, client_id=client.id, remote_scope=WORKSPACE.scope, settings=link_settings
         )
         session.add(link)
         await session.flush()
@@ -119,7 +119,7 @@ async def build_world(sessionmaker: async_sessionmaker[AsyncSession], **settings
     target = SyncTarget(
         connection=view,
         link=LinkView(
-            id=link.id, client_id=client.id, site_id=None, remote_scope=WORKSPACE.name, settings=link_settings
+            id=link.id, client_id=client.id, site_id=None, remote_scope=WORKSPACE.scope, settings=link_settings
         ),
         entity=MANIFEST.entity("incidents"),
     )

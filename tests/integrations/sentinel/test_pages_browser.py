@@ -25,6 +25,7 @@ from portal.integrations.oauth import TokenSet
 from portal.integrations.sentinel.emulator import fixtures
 from portal.integrations.sentinel.emulator.app import create_emulator
 from portal.integrations.sentinel.emulator.state import SentinelState
+from portal.integrations.sentinel.manifest import workspace_scope
 from tests.conftest import TEST_PASSWORD
 from tests.integrations.sentinel.world import ARM_SCOPE, default_mappings
 from tests.serving import served
@@ -123,7 +124,8 @@ async def test_the_ticket_shows_the_incident_s_alerts_and_entities(
         session.add(client)
         await session.flush()
         link = ClientLink(
-            connection_id=connection.id, client_id=client.id, remote_scope=NORTHWIND.workspace,
+            connection_id=connection.id, client_id=client.id,
+            remote_scope=workspace_scope(NORTHWIND.subscription_id, NORTHWIND.resource_group, NORTHWIND.workspace),
             settings={"tenant_id": NORTHWIND.tenant_id, "subscription_id": NORTHWIND.subscription_id,
                       "resource_group": NORTHWIND.resource_group, "workspace_name": NORTHWIND.workspace},
         )  # fmt: skip

@@ -107,5 +107,6 @@ async def test_a_delivery_for_a_workspace_nobody_linked_queues_nothing(
     )
     assert answer.status_code == 202
     assert answer.json()["status"] == "ignored"
-    assert answer.json()["detail"] == "No client is linked to law-woodgrove-sentinel."
+    scope = f"{other.subscription_id}/{other.resource_group}/{other.name}".lower()
+    assert answer.json()["detail"] == f"No client is linked to {scope}."
     assert await _item_jobs(redis_url) == []

@@ -29,6 +29,7 @@ from portal.integrations.sentinel.emulator.app import create_emulator
 from portal.integrations.sentinel.emulator.fixtures import DemoTenant
 from portal.integrations.sentinel.emulator.model import Incident
 from portal.integrations.sentinel.emulator.state import SentinelState
+from portal.integrations.sentinel.manifest import workspace_scope
 
 BASE = "http://ms.test"
 ARM_SCOPE = "https://management.azure.com/user_impersonation"
@@ -190,7 +191,8 @@ async def make_world(
         session.add(client_row)
         await session.flush()
         link = ClientLink(
-            connection_id=connection.id, client_id=client_row.id, remote_scope=tenant.workspace,
+            connection_id=connection.id, client_id=client_row.id,
+            remote_scope=workspace_scope(tenant.subscription_id, tenant.resource_group, tenant.workspace),
             settings={"tenant_id": tenant.tenant_id, "subscription_id": tenant.subscription_id,
                       "resource_group": tenant.resource_group, "workspace_name": tenant.workspace,
                       **(settings_extra or {})},
