@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, SQLColumnExpression, and_, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, SQLColumnExpression, and_, func, literal, or_, select, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, contains_eager
 
@@ -304,10 +304,11 @@ async def list_queue(
     backwards = position is not None and position.before
     descending = sort.descending != backwards
     if position is not None:
-        if descending:
-            statement = statement.where(or_(key < position.key, and_(key == position.key, Ticket.id < position.row_id)))
-        else:
-            statement = statement.where(or_(key > position.key, and_(key == position.key, Ticket.id > position.row_id)))
+        # A row comparison, not "key < k OR (key = k AND id < i)": PostgreSQL turns it into a bound
+        # on the (key, id) index, so a deep page starts where it should instead of scanning to it.
+        edge = tuple_(key, Ticket.id)
+        bound = tuple_(literal(position.key), literal(position.row_id))
+        statement = statement.where(edge < bound if descending else edge > bound)
     order = (key.desc(), Ticket.id.desc()) if descending else (key.asc(), Ticket.id.asc())
     statement = statement.order_by(*order).limit(page_size + 1)
 
