@@ -11,8 +11,9 @@ so every client, site and link it makes is in the audit log under their name.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -61,12 +62,15 @@ class MappingTable:
     remote_error: str = ""  # SentinelOne could not be read: the table shows the links only
 
 
-def _readable(raws: Sequence[dict[str, object]], reader: object) -> tuple[list[RemoteScope], list[str]]:
+def _readable(
+    raws: Sequence[Mapping[str, Any]], reader: Callable[[Mapping[str, Any]], RemoteScope]
+) -> tuple[list[RemoteScope], list[str]]:
+    """The records that read, and what was wrong with the others (listed, never dropped silently)."""
     scopes: list[RemoteScope] = []
     problems: list[str] = []
     for raw in raws:
         try:
-            scopes.append(reader(raw))  # type: ignore[operator]
+            scopes.append(reader(raw))
         except RecordError as exc:
             problems.append(str(exc))
     return scopes, problems

@@ -8,8 +8,9 @@ to it, and one of each console is left unmapped, so the Customers tab has someth
 from __future__ import annotations
 
 import random
+import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.domain.assets.models import AssetGroup, AssetType
@@ -24,8 +25,8 @@ from portal.integrations.sentinelone.manifest import MANIFEST
 CONNECTIONS = {"sentinelone": ("usea1", "SentinelOne US (demo)"), "sentinelone-eu": ("euce1", "SentinelOne EU (demo)")}
 
 
-async def _id(session: AsyncSession, statement: object) -> str:
-    found = await session.scalar(statement)  # type: ignore[call-overload]
+async def _id(session: AsyncSession, statement: Select[uuid.UUID]) -> str:
+    found = await session.scalar(statement)
     return str(found) if found else ""
 
 
