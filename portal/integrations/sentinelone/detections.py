@@ -5,8 +5,10 @@ or concurrent imports find the ticket the first one made. A new one lands where 
 links route it (the default site, flagged, when no link covers its site), with the connection's
 ticket type and user, a priority whose name matches its severity (else the type's default) and
 the asset of its endpoint. Later reads refresh the ticket's text, priority and open/closed
-state; what changed is told apart per aspect, so a priority staff set is kept until
-SentinelOne's severity itself changes. Every change is made as ``Scope.system``: none is sent back.
+state, and bring an open threat's notes in as ticket notes (each once; socdesk's own, marked
+``[socdesk]``, never); what changed is told apart per aspect, so a priority staff set is kept
+until SentinelOne's severity itself changes. Every change is made as ``Scope.system``: none is
+sent back.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,11 +29,12 @@ from portal.domain.assets.models import Asset
 from portal.domain.errors import ValidationError
 from portal.domain.links.models import ExternalLink
 from portal.domain.sync.links import aspect_fingerprint, attach, changed_aspects, lock_remote
+from portal.domain.sync.outbox import known_or_echo
 from portal.domain.tickets import service as tickets
 from portal.domain.tickets.classification import ALLOWED_REASONS, Classification
 from portal.domain.tickets.models import Priority, Status, Ticket, TicketSource
 from portal.integrations.base import Applied, ItemProblem, RemoteItem, RemotePage, SyncTarget
-from portal.integrations.errors import BadPayload
+from portal.integrations.errors import BadPayload, NotFound
 from portal.integrations.sentinelone import records
 from portal.integrations.sentinelone.client import Page, SentinelOneApi
 from portal.integrations.sentinelone.manifest import VERDICT_DEFAULTS
@@ -41,7 +44,7 @@ from portal.integrations.sentinelone.routing import Destination, load_router
 SENTINELONE = Scope.system("SentinelOne")
 AUTHOR = "SentinelOne"
 MAX_SUMMARY = 500
-ASPECTS = ("content", "severity", "status")  # the order detection_fingerprint hashes them in
+ASPECTS = ("content", "severity", "status", "notes")  # the order detection_fingerprint hashes them in
 UNMAPPED_PREFIX = "[Unmapped site] "
 
 
@@ -93,6 +96,10 @@ def _unread(kind: str, raw: Mapping[str, Any], index: int, error: Exception) -> 
     )
 
 
+def notes_of(data: Mapping[str, Any]) -> list[records.Note]:
+    return records.read_notes(data.get("notes") or [])
+
+
 def read(kind: str, data: Mapping[str, Any]) -> Detection:
     if kind == THREAT:
         return records.read_threat(data["record"])
@@ -112,12 +119,19 @@ class DetectionHandler:
         sites = await api.client.sites()
         return {str(site.get("id")): str(site.get("accountId")) for site in sites if site.get("accountId")}
 
-    def _item(self, raw: Mapping[str, Any], accounts: Mapping[str, str]) -> RemoteItem:
+    async def _item(self, api: SentinelOneApi, raw: Mapping[str, Any], accounts: Mapping[str, str]) -> RemoteItem:
+        """One record, with its notes when it is an open threat (fetched now, so applying needs no calls)."""
         data: dict[str, Any] = {"record": dict(raw)}
         if self.kind == ALERT:
             site_id = records.text(records.lookup(raw, "agentDetectionInfo.siteId"))
             data["account_id"] = accounts.get(site_id or "")
         detection = read(self.kind, data)
+        if self.kind == THREAT and detection.is_open:
+            try:
+                data["notes"] = await api.client.threat_notes(detection.id)
+            except NotFound:
+                data["notes"] = []
+            records.read_notes(data["notes"])  # a malformed note spoils this threat now, not at apply time
         return RemoteItem(remote_type=self.kind, remote_id=detection.id, modified_at=detection.updated_at, data=data)
 
     async def fetch_page(
@@ -140,7 +154,7 @@ class DetectionHandler:
         problems: list[ItemProblem] = []
         for index, raw in enumerate(page.items):
             try:
-                items.append(self._item(raw, accounts))
+                items.append(await self._item(api, raw, accounts))
             except (RecordError, KeyError) as exc:
                 problems.append(_unread(self.kind, raw, index, exc))  # the rest of the page goes on
         expires = await api.token_expiry() if token is None else None
@@ -152,15 +166,16 @@ class DetectionHandler:
         if raw is None:
             return None
         try:
-            return self._item(raw, await self._site_accounts(api))
+            return await self._item(api, raw, await self._site_accounts(api))
         except RecordError as exc:
             raise BadPayload(f"{self.kind.capitalize()} {remote_id}: {exc}") from exc
 
     async def apply(self, session: AsyncSession, target: SyncTarget, item: RemoteItem) -> Applied:
         detection = read(self.kind, item.data)
+        notes = notes_of(item.data)
         connection = target.connection
         link = await lock_remote(session, connection.id, self.kind, detection.id)
-        current = detection_fingerprint(detection)
+        current = detection_fingerprint(detection, notes)
         if link is None:
             if not detection.is_open:
                 return Applied.SKIPPED  # resolved before socdesk ever saw it: nothing to work on
@@ -174,7 +189,8 @@ class DetectionHandler:
                 )
             if not destination.enabled:
                 return Applied.SKIPPED  # that client's link is switched off
-            await self._create(session, target, detection, destination, current)
+            ticket_id = await self._create(session, target, detection, destination, current)
+            await import_notes(session, connection.id, ticket_id, notes)
             return Applied.CREATED
         if link.local_type != "ticket":
             return Applied.SKIPPED
@@ -194,6 +210,8 @@ class DetectionHandler:
             priority_id = await priority_for(session, detection.severity)
             if priority_id is not None:
                 await tickets.change_priority(session, SENTINELONE, link.local_id, priority_id)
+        if "notes" in changed:
+            await import_notes(session, connection.id, link.local_id, notes)
         if "status" in changed:
             await follow_status(session, link.local_id, detection, connection.mappings, closed_here)
         _remember(link, detection, current)
@@ -206,7 +224,7 @@ class DetectionHandler:
         detection: Detection,
         destination: Destination,
         current: str,
-    ) -> None:
+    ) -> uuid.UUID:
         mappings = target.connection.mappings
         try:
             ticket_type_id = uuid.UUID(str(mappings.get("ticket_type") or ""))
@@ -249,6 +267,7 @@ class DetectionHandler:
                 "on the connection's Customers tab and move the ticket if it belongs elsewhere.",
                 external_author=AUTHOR,
             )
+        return ticket.id
 
 
 # ---------------------------------------------------------------- mapping
@@ -263,14 +282,33 @@ def details(detection: Detection, destination: Destination | None) -> str:
     return "\n".join(lines)[:50_000]
 
 
-def detection_fingerprint(detection: Detection) -> str:
+def detection_fingerprint(detection: Detection, notes: Sequence[records.Note]) -> str:
     return aspect_fingerprint(
         {
             "content": [detection.title, list(detection.facts)],
             "severity": [detection.severity],
             "status": [detection.status, detection.verdict],
+            "notes": [[note.id, note.text] for note in notes],
         }
     )
+
+
+async def import_notes(
+    session: AsyncSession, connection_id: uuid.UUID, ticket_id: uuid.UUID, notes: Sequence[records.Note]
+) -> None:
+    """SentinelOne's notes as ticket notes: each once, and never socdesk's own coming back."""
+    for note in notes:
+        if not note.text.strip() or note.written_by_socdesk:
+            continue  # socdesk's own (even one whose delivery was never recorded) is not imported back
+        if await known_or_echo(session, connection_id, records.THREAT_NOTE, note.id) is not None:
+            continue
+        action = await tickets.add_note(
+            session, SENTINELONE, ticket_id, note.text[:50_000], external_author=note.creator
+        )
+        attach(
+            session, connection_id=connection_id, remote_type=records.THREAT_NOTE, remote_id=note.id,
+            local_type="ticket_action", local_id=action.id,
+        )  # fmt: skip
 
 
 def _remember(link: ExternalLink, detection: Detection, current: str) -> None:

@@ -8,7 +8,7 @@ API promises raises :class:`RecordError`; the sync records it as a problem with 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +17,7 @@ THREAT = "threat"
 ALERT = "alert"
 AGENT = "agent"
 THREAT_NOTE = "threat_note"
+SOCDESK_MARK = "[socdesk]"  # what starts every note socdesk writes to SentinelOne
 OPEN_STATUSES = ("unresolved", "in_progress")
 VERDICTS = ("true_positive", "suspicious", "false_positive", "undefined")
 # A threat carries a confidence level, not a severity; this is the severity it is filed under.
@@ -282,3 +283,34 @@ def read_site(raw: Mapping[str, Any]) -> Scope:
         account_name=text(raw.get("accountName")),
         state=text(raw.get("state")),
     )
+
+
+@dataclass(frozen=True)
+class Note:
+    id: str
+    text: str
+    creator: str
+    created_at: datetime | None
+
+    @property
+    def written_by_socdesk(self) -> bool:
+        return self.text.lstrip().startswith(SOCDESK_MARK)
+
+
+def read_notes(raws: Sequence[Mapping[str, Any]]) -> list[Note]:
+    """A threat's notes, oldest first (so they land in the ticket's timeline in the order they were written)."""
+    notes = []
+    for raw in raws:
+        note_id = text(raw.get("id"))
+        if not note_id:
+            raise RecordError("A threat note has no id.")
+        notes.append(
+            Note(
+                id=note_id,
+                text=str(raw.get("text") or ""),
+                creator=text(raw.get("creator")) or "SentinelOne",
+                created_at=maybe_time(raw.get("createdAt"), "note createdAt"),
+            )
+        )
+    oldest = datetime.min.replace(tzinfo=UTC)
+    return sorted(notes, key=lambda note: (note.created_at or oldest, note.id))

@@ -28,12 +28,10 @@ from portal.integrations.sentinelone.detections import DetectionHandler
 from portal.integrations.sentinelone.manifest import MANIFEST, VERDICT_DEFAULTS
 from portal.integrations.sentinelone.records import ALERT, THREAT, text
 
-MARK = "[socdesk]"
-
 
 def marked(body: str, key: str) -> str:
     """A note as socdesk writes it: marked as socdesk's, with the outbox key that makes a redelivery a no-op."""
-    return f"{MARK} {body}\n(ref {key})"
+    return f"{records.SOCDESK_MARK} {body}\n(ref {key})"
 
 
 def _role(entry: Any) -> str:

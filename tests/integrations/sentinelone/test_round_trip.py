@@ -14,6 +14,7 @@ from portal.domain.links.models import ExternalLink
 from portal.domain.sync.models import OutboxMessage, OutboxStatus
 from portal.domain.sync.relay import relay
 from portal.domain.tickets import service as tickets
+from portal.domain.tickets.models import TicketAction
 from portal.integrations.base import OutboundChange
 from portal.integrations.errors import InvalidRequest
 from portal.integrations.sentinelone.manifest import MANIFEST
@@ -176,3 +177,35 @@ async def test_changes_sentinelone_does_not_take_are_refused_by_name(s1: S1World
     with pytest.raises(InvalidRequest, match="does not take 'priority' changes"):
         await SentinelOneVendor().deliver(api, None, change)  # type: ignore[arg-type]
     assert "priority" not in MANIFEST.outbound  # so the outbox never queues one
+
+
+async def _note_bodies(s1: S1World, ticket_id: uuid.UUID) -> list[tuple[str, str | None]]:
+    async with session_scope(s1.sessionmaker) as session:
+        rows = await session.execute(
+            select(TicketAction.body, TicketAction.external_author)
+            .where(TicketAction.ticket_id == ticket_id, TicketAction.kind == "note")
+            .order_by(TicketAction.created_at)
+        )
+        return [(body, author) for body, author in rows.all()]
+
+
+async def test_sentinelone_notes_come_in_once_and_socdesks_own_never_come_back(s1: S1World, make_user) -> None:
+    threat_id, ticket_id = await _ticket_for_new_threat(s1)
+    staff = await _staff(s1, make_user)
+    async with session_scope(s1.sessionmaker) as session:
+        await tickets.add_note(session, staff, ticket_id, "Isolated the laptop.", sync_to_source=True)
+    await relay(s1.runtime)
+    threat = s1.state.threats[threat_id]
+    s1.state.add_note(threat, "Reimaged it, all clean.", by="Console Analyst")
+    s1.state.set_threat(threat, mitigation_status="mitigated")  # the threat changed: the next poll reads it
+    await s1.run("threats")
+    assert await _note_bodies(s1, ticket_id) == [
+        ("Isolated the laptop.", None),
+        ("Reimaged it, all clean.", "Console Analyst"),
+    ]
+    # The crash window: socdesk's note reached SentinelOne but its link was never recorded.
+    async with session_scope(s1.sessionmaker) as session:
+        await session.execute(delete(ExternalLink).where(ExternalLink.origin == "local"))
+    s1.state.set_threat(threat, incident_status="in_progress")
+    await s1.run("threats")
+    assert len(await _note_bodies(s1, ticket_id)) == 2  # nothing imported twice, nothing of ours imported back
