@@ -83,7 +83,29 @@ def _exercise(log_path: Path, process: subprocess.Popen[bytes]) -> int:
                 raise AssertionError("the demo's Acme connection imported nothing")
             time.sleep(2)
         print("Acme emulator cases imported as tickets")
+        _every_demo_connection_synced(client)
     return 0
+
+
+CONNECTION_ROW = re.compile(r'<tr data-testid="connection-row" data-name="([^"]+)">(.*?)</tr>', re.DOTALL)
+DEMO_CONNECTIONS = {"Acme Cases (demo)", "Microsoft Sentinel (demo)", "SentinelOne US (demo)", "SentinelOne EU (demo)"}
+
+
+def _every_demo_connection_synced(client: httpx.Client) -> None:
+    """Each demo connection (one per emulator) finished a run, and none is failing or needs sign-in."""
+    deadline = time.monotonic() + 90
+    while True:
+        page = client.get("/integrations/").text
+        rows = {name: row for name, row in CONNECTION_ROW.findall(page)}
+        synced = {name for name, row in rows.items() if "<time" in row.split("</td>")[5]}
+        troubled = {name for name, row in rows.items() if "Failing" in row or "Needs sign-in" in row}
+        if DEMO_CONNECTIONS <= synced and not troubled:
+            print("every demo connection synced:", ", ".join(sorted(synced)))
+            return
+        if time.monotonic() > deadline:
+            print(page[-4000:], file=sys.stderr)
+            raise AssertionError(f"demo connections not synced: {sorted(DEMO_CONNECTIONS - synced)}; troubled: {troubled}")
+        time.sleep(2)
 
 
 if __name__ == "__main__":

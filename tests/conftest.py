@@ -87,7 +87,14 @@ async def database_url(server_urls: tuple[str, str]) -> AsyncIterator[str]:
 
 @pytest.fixture(scope="session")
 def redis_url(server_urls: tuple[str, str]) -> str:
-    return server_urls[1]
+    """The Redis database this test process owns: under pytest-xdist each worker takes the one
+    below the last one's (gw0 the given one), so workers never flush each other's keys."""
+    url = server_urls[1]
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    match = re.match(r"^(redis://[^/]+/)(\d+)$", url)
+    if not worker.startswith("gw") or match is None:
+        return url
+    return f"{match.group(1)}{(int(match.group(2)) - int(worker[2:])) % 16}"
 
 
 @pytest.fixture(scope="session")
