@@ -8,6 +8,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from portal.domain.access import Scope
+from portal.domain.tickets import service as tickets
 from portal.integrations.base import (
     ConnectionCheck,
     ConnectionView,
@@ -73,6 +75,20 @@ async def _what_it_sees(api: SentinelOneApi) -> str:
     return seen
 
 
+async def _alert_note_stays(session: AsyncSession, change: OutboundChange, body: str) -> None:
+    """SentinelOne's cloud-detection alerts take no notes: the ticket says so rather than pretend it was sent."""
+    if change.ticket_id is not None:
+        quoted = body if len(body) <= 80 else body[:79] + "…"
+        await tickets.add_note(
+            session,
+            Scope.system("SentinelOne"),
+            change.ticket_id,
+            f"SentinelOne alerts take no notes, so “{quoted}” stays in socdesk only "
+            "(closing the ticket still resolves the alert in SentinelOne).",
+            external_author="SentinelOne",
+        )
+
+
 class SentinelOneVendor:
     manifest: Manifest = MANIFEST
     entities: Mapping[str, EntityHandler] = {
@@ -113,7 +129,8 @@ class SentinelOneVendor:
             if not body:
                 raise InvalidRequest("An empty note cannot be sent.")
             if change.remote_type == ALERT:
-                return Delivered()  # SentinelOne has no notes on cloud-detection alerts: the note stays here
+                await _alert_note_stays(session, change, body)
+                return Delivered()
             return await self._note(api, change, body)
         if change.operation == "close":
             return await self._resolve(api, change)

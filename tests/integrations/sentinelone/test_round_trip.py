@@ -145,11 +145,15 @@ async def test_closing_an_alert_ticket_resolves_the_alert(s1: S1World, make_user
     assert ticket is not None
     staff = await _staff(s1, make_user)
     async with session_scope(s1.sessionmaker) as session:
+        await tickets.add_note(session, staff, ticket.id, "Known admin.", sync_to_source=True)
         await tickets.close(
             session, staff, ticket.id, classification="FalsePositive", classification_reason="IncorrectAlertLogic"
         )
     result = await relay(s1.runtime)
-    assert result.failed == 0
+    assert (result.delivered, result.failed) == (2, 0)
+    said = await _note_bodies(s1, ticket.id)
+    assert said[-1][1] == "SentinelOne"
+    assert "SentinelOne alerts take no notes, so “Known admin.” stays in socdesk only" in said[-1][0]
     assert (alert.info["incidentStatus"], alert.info["analystVerdict"]) == ("Resolved", "False Positive")
 
 
