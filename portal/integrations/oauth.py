@@ -706,15 +706,21 @@ class OAuthCredentials:
                     self._tokens = outcome
                 else:
                     connection.status = ConnectionStatus.NEEDS_REAUTH.value
-                    connection.status_message = REAUTH_MESSAGE
+                    connection.status_message = outcome.message
                     failure = outcome
             if failure is not None:
                 raise failure  # only now: leaving the block above committed the status change
 
+    def _reauth_message(self) -> str:
+        """Which account to sign in again for, when a connection holds several (a Sentinel customer tenant)."""
+        if self.key == DEFAULT_KEY:
+            return REAUTH_MESSAGE
+        return REAUTH_MESSAGE.replace("reconnect (sign in again)", f"sign in again for {self.key[:80]}")
+
     async def _refresh_locked(self, connection: Connection, stored: TokenSet | None) -> TokenSet | ReauthRequired:
         """Refresh while holding the row lock: the new token set (stored), or why a person must sign in again."""
         if stored is None or not stored.refresh_token:
-            return ReauthRequired(REAUTH_MESSAGE)
+            return ReauthRequired(self._reauth_message())
         config = {**self._config, **connection.config}
         form = {
             "grant_type": "refresh_token",
@@ -742,7 +748,7 @@ class OAuthCredentials:
                 raise  # the provider is down or refuses the client: not something a person's sign-in fixes
             # Refused for good (revoked consent, expired or already-spent refresh token). No retry:
             # the same token would be refused again.
-            return ReauthRequired(REAUTH_MESSAGE, status=exc.status)
+            return ReauthRequired(self._reauth_message(), status=exc.status)
         fresh = _token_set(data, self._clock(), previous=stored)
         # The new access token and the rotated refresh token are written together; the spent
         # refresh token is no longer stored anywhere.

@@ -101,7 +101,7 @@ async def test_a_token_of_the_wrong_tenant_asks_to_reconnect_and_logs_arm_s_answ
     async with session_scope(sessionmaker) as session:
         state = await session.scalar(select(SyncState).where(SyncState.connection_id == world.connection_id))
         assert state is not None
-        assert "reconnect" in state.last_error  # a person must sign in for that tenant again
+        assert f"sign in again for {NORTHWIND.tenant_id}" in state.last_error
         connection = await session.get(Connection, world.connection_id, populate_existing=True)
         assert connection is not None
         assert connection.status == "needs_reauth"
