@@ -130,7 +130,11 @@ def summary_ms(values: Sequence[float]) -> str:
 
 
 def machine() -> str:
-    return f"{platform.node()}: {os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.platform()}"
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    return (
+        f"{platform.node()}: {os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.platform()}; "
+        f"load average {load} (other work on the machine skews every figure)"
+    )
 
 
 class Timer:
