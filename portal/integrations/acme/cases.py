@@ -14,16 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.domain.access import Scope
-from portal.domain.errors import ValidationError
 from portal.domain.links.models import ExternalLink
+from portal.domain.sync import mirror
 from portal.domain.sync.links import attach, lock_remote
-from portal.domain.sync.outbox import known_or_echo
 from portal.domain.tickets import service as tickets
-from portal.domain.tickets.models import Status, Ticket, TicketSource
+from portal.domain.tickets.models import TicketSource
 from portal.integrations.acme import mapping
 from portal.integrations.acme.client import AcmeClient
 from portal.integrations.acme.mapping import CaseMappingError, CaseRecord, CommentRecord
@@ -89,13 +87,6 @@ def _unread(tenant: str, raw: Mapping[str, Any], index: int, error: Exception) -
     return ItemProblem(remote_id=mapping.case_remote_id(tenant, label), error=str(error), modified_at=modified_at)
 
 
-async def _is_closed(session: AsyncSession, ticket_id: uuid.UUID) -> bool | None:
-    """Whether the ticket is closed; None when it no longer exists."""
-    return await session.scalar(
-        select(Status.is_closed).join(Ticket, Ticket.status_id == Status.id).where(Ticket.id == ticket_id)
-    )
-
-
 class CasesHandler:
     async def fetch_page(
         self, api: AcmeApi, target: SyncTarget, since: datetime | None, page_token: str | None
@@ -150,7 +141,7 @@ class CasesHandler:
             return Applied.UNCHANGED
         if link.remote_modified_at is not None and case.modified_at < link.remote_modified_at:
             return Applied.UNCHANGED  # an older read (overlap window, late webhook): never go back in time
-        if await _is_closed(session, link.local_id) is None:
+        if await mirror.is_closed(session, link.local_id) is None:
             return Applied.SKIPPED  # the ticket is gone
 
         changed = mapping.changed_aspects(link.fingerprint, current)
@@ -216,30 +207,14 @@ class CasesHandler:
 
 
 def _remember(link: ExternalLink, case: CaseRecord, current: str) -> None:
-    link.fingerprint = current
-    link.remote_modified_at = case.modified_at
-    link.remote_url = case.url
+    mirror.remember(link, current, case.modified_at, case.url)
 
 
 async def _import_comments(
     session: AsyncSession, connection_id: uuid.UUID, ticket_id: uuid.UUID, comments: Sequence[CommentRecord]
 ) -> None:
-    for comment in comments:
-        if not comment.body.strip():
-            continue  # nothing a note could say
-        if await known_or_echo(session, connection_id, mapping.COMMENT, comment.id) is not None:
-            continue  # imported before, or socdesk's own comment coming back
-        action = await tickets.add_note(
-            session, ACME, ticket_id, comment.body[: mapping.MAX_TEXT], external_author=comment.author
-        )
-        attach(
-            session,
-            connection_id=connection_id,
-            remote_type=mapping.COMMENT,
-            remote_id=comment.id,
-            local_type="ticket_action",
-            local_id=action.id,
-        )
+    remote = (mirror.RemoteComment(comment.id, comment.body, comment.author) for comment in comments)
+    await mirror.import_comments(session, ACME, connection_id, mapping.COMMENT, ticket_id, remote)
 
 
 async def _follow_content(session: AsyncSession, ticket_id: uuid.UUID, case: CaseRecord) -> None:
@@ -255,28 +230,16 @@ async def _follow_content(session: AsyncSession, ticket_id: uuid.UUID, case: Cas
 
 async def _follow_status(session: AsyncSession, ticket_id: uuid.UUID, case: CaseRecord) -> None:
     """Close the ticket when Acme closed the case, reopen it when Acme reopened it."""
-    closed_here = await _is_closed(session, ticket_id)
-    if mapping.is_closed(case) and closed_here is False:
-        classification, reason = mapping.closure_for(case.classification)
-        try:
-            await tickets.close(
-                session,
-                ACME,
-                ticket_id,
-                classification=classification.value,
-                classification_reason=reason.value if reason else None,
-                note=case.closing_note or "Closed in Acme.",
-                external_author=AUTHOR,
-            )
-        except ValidationError as exc:
-            # e.g. a ticket type whose custom fields must be filled on closing: a person has to.
-            problems = "; ".join(exc.fields.values())
-            await tickets.add_note(
-                session,
-                ACME,
-                ticket_id,
-                f"The case was closed in Acme, but socdesk cannot close this ticket by itself: {problems}",
-                external_author=AUTHOR,
-            )
-    elif not mapping.is_closed(case) and closed_here is True:
-        await tickets.reopen(session, ACME, ticket_id, note="Reopened in Acme.", external_author=AUTHOR)
+    classification, reason = mapping.closure_for(case.classification)
+    await mirror.follow_closure(
+        session,
+        ACME,
+        ticket_id,
+        closed_remotely=mapping.is_closed(case),
+        closure=mirror.RemoteClosure(
+            classification.value, reason.value if reason else None, case.closing_note or "Closed in Acme."
+        ),
+        reopen_note="Reopened in Acme.",
+        author=AUTHOR,
+        what="The case was closed in Acme",
+    )
