@@ -26,13 +26,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.domain.access import Scope
 from portal.domain.assets.models import Asset
-from portal.domain.errors import ValidationError
 from portal.domain.links.models import ExternalLink
+from portal.domain.sync import mirror
 from portal.domain.sync.links import aspect_fingerprint, attach, changed_aspects, lock_remote
-from portal.domain.sync.outbox import known_or_echo
 from portal.domain.tickets import service as tickets
 from portal.domain.tickets.classification import ALLOWED_REASONS, Classification
-from portal.domain.tickets.models import Priority, Status, Ticket, TicketSource
+from portal.domain.tickets.models import Priority, TicketSource
 from portal.integrations.base import Applied, ItemProblem, RemoteItem, RemotePage, SyncTarget
 from portal.integrations.errors import BadPayload, NotFound
 from portal.integrations.sentinelone import records
@@ -198,7 +197,7 @@ class DetectionHandler:
             return Applied.UNCHANGED
         if link.remote_modified_at is not None and detection.updated_at < link.remote_modified_at:
             return Applied.UNCHANGED  # an older read (the overlap window): never go back in time
-        closed_here = await _is_closed(session, link.local_id)
+        closed_here = await mirror.is_closed(session, link.local_id)
         if closed_here is None:
             return Applied.SKIPPED  # the ticket is gone
         changed = changed_aspects(link.fingerprint, current, ASPECTS)
@@ -213,8 +212,8 @@ class DetectionHandler:
         if "notes" in changed:
             await import_notes(session, connection.id, link.local_id, notes)
         if "status" in changed:
-            await follow_status(session, link.local_id, detection, connection.mappings, closed_here)
-        _remember(link, detection, current)
+            await follow_status(session, link.local_id, detection, connection.mappings)
+        mirror.remember(link, current, detection.updated_at)
         return Applied.UPDATED
 
     async def _create(
@@ -256,7 +255,7 @@ class DetectionHandler:
             local_type="ticket",
             local_id=ticket.id,
         )
-        _remember(link, detection, current)
+        mirror.remember(link, current, detection.updated_at)
         if not destination.mapped:
             await tickets.add_note(
                 session,
@@ -297,23 +296,15 @@ async def import_notes(
     session: AsyncSession, connection_id: uuid.UUID, ticket_id: uuid.UUID, notes: Sequence[records.Note]
 ) -> None:
     """SentinelOne's notes as ticket notes: each once, and never socdesk's own coming back."""
-    for note in notes:
-        if not note.text.strip() or note.written_by_socdesk:
-            continue  # socdesk's own (even one whose delivery was never recorded) is not imported back
-        if await known_or_echo(session, connection_id, records.THREAT_NOTE, note.id) is not None:
-            continue
-        action = await tickets.add_note(
-            session, SENTINELONE, ticket_id, note.text[:50_000], external_author=note.creator
-        )
-        attach(
-            session, connection_id=connection_id, remote_type=records.THREAT_NOTE, remote_id=note.id,
-            local_type="ticket_action", local_id=action.id,
-        )  # fmt: skip
-
-
-def _remember(link: ExternalLink, detection: Detection, current: str) -> None:
-    link.fingerprint = current
-    link.remote_modified_at = detection.updated_at
+    await mirror.import_comments(
+        session,
+        SENTINELONE,
+        connection_id,
+        records.THREAT_NOTE,
+        ticket_id,
+        # socdesk's own are marked: even one whose delivery was never recorded is not imported back.
+        [mirror.RemoteComment(note.id, note.text, note.creator) for note in notes if not note.written_by_socdesk],
+    )
 
 
 def _words(name: str) -> set[str]:
@@ -366,12 +357,6 @@ async def _default_user(session: AsyncSession, mappings: Mapping[str, Any], clie
     return user_id if any(agent.id == user_id for agent in agents) else None  # else unassigned, not refused
 
 
-async def _is_closed(session: AsyncSession, ticket_id: uuid.UUID) -> bool | None:
-    return await session.scalar(
-        select(Status.is_closed).join(Ticket, Ticket.status_id == Status.id).where(Ticket.id == ticket_id)
-    )
-
-
 def closure_for(verdict: str, mappings: Mapping[str, Any]) -> Classification:
     """socdesk's classification of a SentinelOne verdict: the first classification mapped to it."""
     for classification in (
@@ -387,31 +372,22 @@ def closure_for(verdict: str, mappings: Mapping[str, Any]) -> Classification:
 
 
 async def follow_status(
-    session: AsyncSession, ticket_id: uuid.UUID, detection: Detection, mappings: Mapping[str, Any], closed_here: bool
+    session: AsyncSession, ticket_id: uuid.UUID, detection: Detection, mappings: Mapping[str, Any]
 ) -> None:
     """Close the ticket when SentinelOne resolved the record, reopen it when SentinelOne reopened it."""
-    if not detection.is_open and not closed_here:
-        classification = closure_for(detection.verdict, mappings)
-        reasons = ALLOWED_REASONS[classification]
-        try:
-            await tickets.close(
-                session,
-                SENTINELONE,
-                ticket_id,
-                classification=classification.value,
-                classification_reason=reasons[0].value if reasons else None,
-                note=f"Resolved in SentinelOne (analyst verdict: {detection.verdict.replace('_', ' ')}).",
-                external_author=AUTHOR,
-            )
-        except ValidationError as exc:
-            problems = "; ".join(exc.fields.values())
-            await tickets.add_note(
-                session,
-                SENTINELONE,
-                ticket_id,
-                f"The {detection.label} was resolved in SentinelOne, but socdesk cannot close this ticket by "
-                f"itself: {problems}",
-                external_author=AUTHOR,
-            )
-    elif detection.is_open and closed_here:
-        await tickets.reopen(session, SENTINELONE, ticket_id, note="Reopened in SentinelOne.", external_author=AUTHOR)
+    classification = closure_for(detection.verdict, mappings)
+    reasons = ALLOWED_REASONS[classification]
+    await mirror.follow_closure(
+        session,
+        SENTINELONE,
+        ticket_id,
+        closed_remotely=not detection.is_open,
+        closure=mirror.RemoteClosure(
+            classification=classification.value,
+            reason=reasons[0].value if reasons else None,
+            note=f"Resolved in SentinelOne (analyst verdict: {detection.verdict.replace('_', ' ')}).",
+        ),
+        reopen_note="Reopened in SentinelOne.",
+        author=AUTHOR,
+        what=f"The {detection.label} was resolved in SentinelOne",
+    )
