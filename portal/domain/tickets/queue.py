@@ -13,7 +13,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, SQLColumnExpression, and_, func, literal, or_, select, true, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    SQLColumnExpression,
+    and_,
+    bindparam,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    tuple_,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, contains_eager
 
@@ -231,23 +243,24 @@ def sort_value(ticket: Ticket, column: SortColumn) -> int | str | datetime:
 
 
 async def count_queue(session: AsyncSession, access: Scope, filters: QueueFilters) -> QueueCounts:
-    status = _status_condition(filters.status)
+    # Open or closed by the statuses' ids, not by joining statuses: the counts then come from the
+    # status index alone (ix_tickets_status_id_cover) instead of a pass over every ticket row.
+    open_ids = list((await session.scalars(select(Status.id).where(Status.is_closed.is_(False)))).all())
+    is_open = Ticket.status_id.in_(bindparam("open_status_ids", open_ids, expanding=True, literal_execute=True))
+    status = {StatusFilter.OPEN: is_open, StatusFilter.CLOSED: ~is_open}.get(filters.status, true())
     assigned = _assigned_condition(filters.assigned, access)
-    statement = (
-        select(
-            func.count().filter(and_(Status.is_closed.is_(False), assigned)),
-            func.count().filter(and_(Status.is_closed.is_(True), assigned)),
-            func.count().filter(assigned),
-            func.count().filter(and_(status, Ticket.agent_id.is_(None))),
-            func.count().filter(and_(status, Ticket.agent_id == access.user_id)),
+    statement = select(
+        func.count().filter(and_(is_open, assigned)),
+        func.count().filter(and_(~is_open, assigned)),
+        func.count().filter(assigned),
+        func.count().filter(and_(status, Ticket.agent_id.is_(None))),
+        func.count().filter(and_(status, Ticket.agent_id == access.user_id)),
+    ).select_from(Ticket)
+    if filters.sla is not None:  # the SLA conditions read the status and the priority's targets
+        statement = statement.join(Status, Ticket.status_id == Status.id).join(
+            Priority, Ticket.priority_id == Priority.id
         )
-        .select_from(Ticket)
-        .join(Status, Ticket.status_id == Status.id)
-        .where(*_other_conditions(filters, access))
-    )
-    if filters.sla is not None:  # the SLA conditions read the priority's targets
-        statement = statement.join(Priority, Ticket.priority_id == Priority.id)
-    row = (await session.execute(statement)).one()
+    row = (await session.execute(statement.where(*_other_conditions(filters, access)))).one()
     return QueueCounts(open=row[0], closed=row[1], all=row[2], unassigned=row[3], mine=row[4])
 
 
