@@ -15,16 +15,14 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.domain.access import Scope
 from portal.domain.errors import ValidationError
-from portal.domain.links.models import ExternalLink
+from portal.domain.sync import mirror
 from portal.domain.sync.links import attach, lock_remote
-from portal.domain.sync.outbox import known_or_echo
 from portal.domain.tickets import service as tickets
-from portal.domain.tickets.models import Status, Ticket, TicketSource
+from portal.domain.tickets.models import TicketSource
 from portal.integrations.base import Applied, ItemProblem, LinkView, RemoteItem, RemotePage, SyncTarget
 from portal.integrations.errors import BadPayload, InvalidRequest, NotFound
 from portal.integrations.manifest import table_rows
@@ -71,13 +69,6 @@ def _unread(workspace: Workspace, raw: Mapping[str, Any], index: int, error: Exc
     except SentinelMappingError:
         modified_at = None
     return ItemProblem(remote_id=workspace.incident_remote_id(label), error=str(error), modified_at=modified_at)
-
-
-async def _is_closed(session: AsyncSession, ticket_id: uuid.UUID) -> bool | None:
-    """Whether the ticket is closed; None when it no longer exists."""
-    return await session.scalar(
-        select(Status.is_closed).join(Ticket, Ticket.status_id == Status.id).where(Ticket.id == ticket_id)
-    )
 
 
 class IncidentsHandler:
@@ -139,7 +130,7 @@ class IncidentsHandler:
             return Applied.UNCHANGED
         if link.remote_modified_at is not None and incident.modified_at < link.remote_modified_at:
             return Applied.UNCHANGED  # an older read (overlap window, late webhook): never go back in time
-        if await _is_closed(session, link.local_id) is None:
+        if await mirror.is_closed(session, link.local_id) is None:
             return Applied.SKIPPED  # the ticket is gone
 
         changed = mapping.changed_aspects(link.fingerprint, current)
@@ -161,7 +152,7 @@ class IncidentsHandler:
                 await _follow_owner(session, ticket_id, target.link.client_id, incident)
             if "status" in changed:
                 await _follow_status(session, ticket_id, incident, mappings)
-        _remember(link, incident, current)
+        mirror.remember(link, current, incident.modified_at, incident.url)
         return Applied.UPDATED
 
 
@@ -223,37 +214,10 @@ async def _create(
         local_type="ticket",
         local_id=ticket.id,
     )
-    _remember(link, incident, current)
+    mirror.remember(link, current, incident.modified_at, incident.url)
     await _import_comments(session, target.connection.id, ticket.id, comments)
     if mapping.is_closed(incident):
         await _follow_status(session, ticket.id, incident, mappings)
-
-
-def _remember(link: ExternalLink, incident: IncidentRecord, current: str) -> None:
-    link.fingerprint = current
-    link.remote_modified_at = incident.modified_at
-    link.remote_url = incident.url
-
-
-async def _import_comments(
-    session: AsyncSession, connection_id: uuid.UUID, ticket_id: uuid.UUID, comments: Sequence[CommentRecord]
-) -> None:
-    for comment in comments:
-        if not comment.message.strip():
-            continue  # nothing a note could say
-        if await known_or_echo(session, connection_id, mapping.COMMENT, comment.name) is not None:
-            continue  # imported before, or socdesk's own comment coming back
-        action = await tickets.add_note(
-            session, SENTINEL, ticket_id, comment.message[: mapping.MAX_TEXT], external_author=comment.author
-        )
-        attach(
-            session,
-            connection_id=connection_id,
-            remote_type=mapping.COMMENT,
-            remote_id=comment.name,
-            local_type="ticket_action",
-            local_id=action.id,
-        )
 
 
 async def _follow_owner(
@@ -269,37 +233,32 @@ async def _follow_owner(
 async def _follow_status(
     session: AsyncSession, ticket_id: uuid.UUID, incident: IncidentRecord, mappings: Mapping[str, Any]
 ) -> None:
-    """Close the ticket when Sentinel closed the incident, reopen it when Sentinel reopened it."""
-    closed_here = await _is_closed(session, ticket_id)
-    if mapping.is_closed(incident) and closed_here is False:
-        classification, reason = mapping.closure_for(incident)
-        try:
-            await tickets.close(
-                session,
-                SENTINEL,
-                ticket_id,
-                classification=classification.value,
-                classification_reason=reason.value if reason else None,
-                note=incident.classification_comment or "Closed in Microsoft Sentinel.",
-                external_author=mapping.AUTHOR,
-            )
-        except ValidationError as exc:
-            # e.g. a ticket type whose custom fields must be filled on closing: a person has to.
-            problems = "; ".join(exc.fields.values())
-            await tickets.add_note(
-                session,
-                SENTINEL,
-                ticket_id,
-                f"The incident was closed in Sentinel, but socdesk cannot close this ticket by itself: {problems}",
-                external_author=mapping.AUTHOR,
-            )
-        return
-    if not mapping.is_closed(incident) and closed_here is True:
-        await tickets.reopen(
-            session, SENTINEL, ticket_id, note="Reopened in Microsoft Sentinel.", external_author=mapping.AUTHOR
-        )
+    """Close the ticket when Sentinel closed the incident, reopen it when Sentinel reopened it;
+    an open incident's status (New, Active) picks the mapped open status."""
+    classification, reason = mapping.closure_for(incident)
+    closed = await mirror.follow_closure(
+        session,
+        SENTINEL,
+        ticket_id,
+        closed_remotely=mapping.is_closed(incident),
+        closure=mirror.RemoteClosure(
+            classification=classification.value,
+            reason=reason.value if reason else None,
+            note=incident.classification_comment or "Closed in Microsoft Sentinel.",
+        ),
+        reopen_note="Reopened in Microsoft Sentinel.",
+        author=mapping.AUTHOR,
+        what="The incident was closed in Sentinel",
+    )
     status_id = mapping.status_for(incident.status, mappings)
-    if status_id is not None and not mapping.is_closed(incident):
+    if closed is False and status_id is not None:
         # A mapping to a closed status, or to one that went away: the ticket keeps its status.
         with contextlib.suppress(ValidationError):
             await tickets.change_status(session, SENTINEL, ticket_id, status_id)
+
+
+async def _import_comments(
+    session: AsyncSession, connection_id: uuid.UUID, ticket_id: uuid.UUID, comments: Sequence[CommentRecord]
+) -> None:
+    remote = [mirror.RemoteComment(remote_id=c.name, body=c.message, author=c.author) for c in comments]
+    await mirror.import_comments(session, SENTINEL, connection_id, mapping.COMMENT, ticket_id, remote)

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from portal.domain.sync.links import fingerprint
+from portal.domain.sync import links
+from portal.domain.sync.links import aspect_fingerprint
 from portal.domain.tickets.classification import ALLOWED_REASONS, Classification, ClassificationReason
 from portal.integrations.sentinel.manifest import SEVERITIES, workspace_scope
 
@@ -536,7 +537,6 @@ def comment_message(body: str) -> str:
 # -- change detection ------------------------------------------------------------------------------
 
 ASPECTS = ("content", "severity", "status", "owner", "comments")
-_PART = 12  # five 12-hex-digit parts fit the link's 64-character fingerprint
 
 
 def incident_fingerprint(incident: IncidentRecord, comments: Sequence[CommentRecord]) -> str:
@@ -549,14 +549,8 @@ def incident_fingerprint(incident: IncidentRecord, comments: Sequence[CommentRec
         "owner": [incident.owner.object_id, incident.owner.email, incident.owner.assigned_to],
         "comments": [[comment.name, comment.message] for comment in comments],
     }
-    return "".join(fingerprint({"v": parts[aspect]})[:_PART] for aspect in ASPECTS)
+    return aspect_fingerprint({aspect: parts[aspect] for aspect in ASPECTS})
 
 
 def changed_aspects(previous: str | None, current: str) -> set[str]:
-    if not previous or len(previous) != len(current):
-        return set(ASPECTS)
-    return {
-        aspect
-        for index, aspect in enumerate(ASPECTS)
-        if previous[index * _PART : (index + 1) * _PART] != current[index * _PART : (index + 1) * _PART]
-    }
+    return links.changed_aspects(previous, current, ASPECTS)
