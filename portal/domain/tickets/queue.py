@@ -319,9 +319,9 @@ async def list_queue(
     if position is not None:
         # A row comparison, not "key < k OR (key = k AND id < i)": PostgreSQL turns it into a bound
         # on the (key, id) index, so a deep page starts where it should instead of scanning to it.
-        edge = tuple_(key, Ticket.id)
+        row_key = tuple_(key, Ticket.id)
         bound = tuple_(literal(position.key), literal(position.row_id))
-        statement = statement.where(edge < bound if descending else edge > bound)
+        statement = statement.where(row_key < bound if descending else row_key > bound)
     order = (key.desc(), Ticket.id.desc()) if descending else (key.asc(), Ticket.id.asc())
     statement = statement.order_by(*order).limit(page_size + 1)
 

@@ -7,12 +7,13 @@ the stream is down), the platform-health panel every 30 s.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from litestar import Controller, Request, get
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -61,79 +62,68 @@ async def _sync_context(session: AsyncSession, access: Scope) -> dict[str, Any]:
     return {"connections": await health.overview(session, access), "now": utcnow()}
 
 
+@dataclass(frozen=True)
+class DashboardView:
+    """What every dashboard route needs to answer with the whole page or one of its fragments."""
+
+    request: AnyRequest
+    session: AsyncSession
+    access: Scope
+    settings: Settings
+    queue: JobQueue
+
+    async def tickets(self) -> dict[str, Any]:
+        return await _ticket_context(self.session, self.access)
+
+    async def sync(self) -> dict[str, Any]:
+        return await _sync_context(self.session, self.access)
+
+    async def system(self) -> dict[str, Any]:
+        return await _system_context(self.request, self.session, self.settings, self.queue)
+
+    async def page(self) -> Template:
+        context = await self.sync() | await self.tickets() | await self.system()
+        return page(self.request, "dashboard/index.html", nav=NAV, **context)
+
+    async def fragment(self, template: str, context: Callable[[], Awaitable[dict[str, Any]]]) -> Template:
+        """The fragment for HTMX; anyone else asking for it gets the whole page."""
+        if not is_htmx(self.request):
+            return await self.page()
+        response = page(self.request, template, nav=NAV, **await context())
+        response.headers["Vary"] = "HX-Request"  # the same URL is the whole page without HTMX
+        return response
+
+
+async def _view(
+    request: AnyRequest,
+    db_session: NamedDependency[AsyncSession],
+    access: NamedDependency[Scope],
+    settings: NamedDependency[Settings],
+    queue: NamedDependency[JobQueue],
+) -> DashboardView:
+    return DashboardView(request, db_session, access, settings, queue)
+
+
 class DashboardController(Controller):
-    """``/`` is the whole page; each ``/dashboard/...`` route is one of its fragments for HTMX (the page otherwise)."""
+    """``/`` is the whole page; each ``/dashboard/...`` route is one of its fragments (live refreshes)."""
+
+    dependencies = {"view": Provide(_view)}
 
     @get("/", name="dashboard")
-    async def index(
-        self,
-        request: AnyRequest,
-        db_session: NamedDependency[AsyncSession],
-        access: NamedDependency[Scope],
-        settings: NamedDependency[Settings],
-        queue: NamedDependency[JobQueue],
-    ) -> Template:
-        return await self._page(request, db_session, access, settings, queue)
+    async def index(self, view: NamedDependency[DashboardView]) -> Template:
+        return await view.page()
 
     @get("/dashboard/tickets", name="dashboard_tickets")
-    async def tickets(
-        self,
-        request: AnyRequest,
-        db_session: NamedDependency[AsyncSession],
-        access: NamedDependency[Scope],
-        settings: NamedDependency[Settings],
-        queue: NamedDependency[JobQueue],
-    ) -> Template:
-        if not is_htmx(request):
-            return await self._page(request, db_session, access, settings, queue)
-        return _fragment(request, "dashboard/_tickets.html", await _ticket_context(db_session, access))
+    async def tickets(self, view: NamedDependency[DashboardView]) -> Template:
+        return await view.fragment("dashboard/_tickets.html", view.tickets)
 
     @get("/dashboard/sync", name="dashboard_sync")
-    async def sync(
-        self,
-        request: AnyRequest,
-        db_session: NamedDependency[AsyncSession],
-        access: NamedDependency[Scope],
-        settings: NamedDependency[Settings],
-        queue: NamedDependency[JobQueue],
-    ) -> Template:
-        if not is_htmx(request):
-            return await self._page(request, db_session, access, settings, queue)
-        return _fragment(request, "dashboard/_sync_strip.html", await _sync_context(db_session, access))
+    async def sync(self, view: NamedDependency[DashboardView]) -> Template:
+        return await view.fragment("dashboard/_sync_strip.html", view.sync)
 
     @get("/dashboard/system-health", name="dashboard_system_health")
-    async def system_health(
-        self,
-        request: AnyRequest,
-        db_session: NamedDependency[AsyncSession],
-        access: NamedDependency[Scope],
-        settings: NamedDependency[Settings],
-        queue: NamedDependency[JobQueue],
-    ) -> Template:
-        if not is_htmx(request):
-            return await self._page(request, db_session, access, settings, queue)
-        context = await _system_context(request, db_session, settings, queue)
-        return _fragment(request, "dashboard/_system_health.html", context)
-
-    async def _page(
-        self, request: AnyRequest, session: AsyncSession, access: Scope, settings: Settings, queue: JobQueue
-    ) -> Template:
-        return page(
-            request,
-            "dashboard/index.html",
-            nav=NAV,
-            **(
-                await _sync_context(session, access)
-                | await _ticket_context(session, access)
-                | await _system_context(request, session, settings, queue)
-            ),
-        )
-
-
-def _fragment(request: AnyRequest, template: str, context: dict[str, Any]) -> Template:
-    response = page(request, template, nav=NAV, **context)
-    response.headers["Vary"] = "HX-Request"  # the same URL is the whole page without HTMX
-    return response
+    async def system_health(self, view: NamedDependency[DashboardView]) -> Template:
+        return await view.fragment("dashboard/_system_health.html", view.system)
 
 
 async def _system_context(
