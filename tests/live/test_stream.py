@@ -70,7 +70,7 @@ async def open_stream(base_url: str, email: str, topics: str = "tickets") -> Asy
             yield stream
         finally:
             reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, httpx.RemoteProtocolError):  # the server went first
                 await reader
 
 
@@ -122,3 +122,14 @@ async def test_the_stream_needs_sign_in_and_a_plain_request_is_not_held_open(
     response = await asyncio.wait_for(client.get("/live/stream"), timeout=10)
     assert response.status_code == 200
     assert response.text.startswith(": socdesk live updates")
+
+
+async def test_an_open_stream_does_not_hold_up_server_shutdown(settings: Settings, make_user) -> None:
+    admin = await make_user(Role.ADMIN)
+    server = served(create_app(settings))
+    url = server.__enter__()
+    async with open_stream(url, admin.email):
+        started = time.monotonic()
+        await asyncio.to_thread(server.__exit__, None, None, None)  # the stream is still open
+        stopped = time.monotonic() - started
+    assert stopped < 8  # uvicorn's graceful timeout (2 s) closes it; without one it would wait forever
