@@ -465,6 +465,16 @@ async def change_status(
         session, access, ticket, ActionKind.STATUS_CHANGE, changes={"status": [before, status.name]}
     )
     await session.flush()
+    # Vendors that track work in progress (SentinelOne's incident status) take it; others ignore it.
+    initial = status.id == ticket.ticket_type.default_status_id
+    await record_ticket_change(
+        session,
+        access,
+        ticket.id,
+        "status",
+        {"status_id": str(status.id), "status": status.name, "closed": status.is_closed, "initial": initial},
+        ticket_action_id=action.id,
+    )
     return action
 
 

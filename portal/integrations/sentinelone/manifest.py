@@ -217,7 +217,7 @@ MANIFEST = Manifest(
         EntitySpec("alerts", "Alerts", default_minutes=5, per_client=False, first_sync_days=3, overlap_seconds=300),
         EntitySpec("agents", "Endpoints (assets)", default_minutes=1440, per_client=False, first_sync_days=3650),
     ),
-    outbound=frozenset({"comment", "close", "reopen"}),
+    outbound=frozenset({"comment", "close", "reopen", "status"}),
     ticket_remote_type="threat",
     setup_help=SETUP_HELP,
 )

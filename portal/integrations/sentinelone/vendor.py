@@ -134,6 +134,8 @@ class SentinelOneVendor:
             return await self._note(api, change, body)
         if change.operation == "close":
             return await self._resolve(api, change)
+        if change.operation == "status":
+            return await self._follow_status(api, change)
         if change.operation == "reopen":
             record = await self._read(api, change)
             if record is not None and not record.is_open:
@@ -151,6 +153,16 @@ class SentinelOneVendor:
     async def _set_status(self, api: SentinelOneApi, change: OutboundChange, status: str) -> None:
         setter = api.client.set_threat_status if change.remote_type == THREAT else api.client.set_alert_status
         await setter(change.remote_id, status, ticket_id=change.ticket_id)
+
+    async def _follow_status(self, api: SentinelOneApi, change: OutboundChange) -> Delivered:
+        """An open ticket moved on (or back to its first status): in progress (or unresolved) in SentinelOne."""
+        if change.payload.get("closed"):
+            return Delivered()  # a closed ticket moving between closed statuses: it is resolved already
+        wanted = "unresolved" if change.payload.get("initial") else "in_progress"
+        record = await self._read(api, change)
+        if record is not None and record.status != wanted:
+            await self._set_status(api, change, wanted)
+        return Delivered()
 
     async def _note(self, api: SentinelOneApi, change: OutboundChange, body: str) -> Delivered:
         """A threat note; SentinelOne picks note ids, so the outbox key in the text finds a note already written."""

@@ -14,7 +14,7 @@ from portal.domain.links.models import ExternalLink
 from portal.domain.sync.models import OutboxMessage, OutboxStatus
 from portal.domain.sync.relay import relay
 from portal.domain.tickets import service as tickets
-from portal.domain.tickets.models import TicketAction
+from portal.domain.tickets.models import Status, TicketAction
 from portal.integrations.base import OutboundChange
 from portal.integrations.errors import InvalidRequest
 from portal.integrations.sentinelone.manifest import MANIFEST
@@ -181,6 +181,33 @@ async def test_changes_sentinelone_does_not_take_are_refused_by_name(s1: S1World
     with pytest.raises(InvalidRequest, match="does not take 'priority' changes"):
         await SentinelOneVendor().deliver(api, None, change)  # type: ignore[arg-type]
     assert "priority" not in MANIFEST.outbound  # so the outbox never queues one
+
+
+async def test_working_the_ticket_sets_the_threat_in_progress_and_back(s1: S1World, make_user) -> None:
+    threat_id, ticket_id = await _ticket_for_new_threat(s1)
+    staff = await _staff(s1, make_user)
+    statuses = {status.name: status.id for status in await _statuses(s1)}
+    async with session_scope(s1.sessionmaker) as session:
+        await tickets.change_status(session, staff, ticket_id, statuses["In Progress"])
+    assert (await relay(s1.runtime)).delivered == 1
+    assert s1.state.threats[threat_id].info["incidentStatus"] == "in_progress"
+    async with session_scope(s1.sessionmaker) as session:
+        await tickets.change_status(session, staff, ticket_id, statuses["Waiting on Customer"])
+    await relay(s1.runtime)
+    assert _posts(s1, "/threats/incident") == 1  # already in progress: nothing sent
+    async with session_scope(s1.sessionmaker) as session:
+        await tickets.change_status(session, staff, ticket_id, statuses["New"])
+    await relay(s1.runtime)
+    assert s1.state.threats[threat_id].info["incidentStatus"] == "unresolved"
+    await s1.run("threats")  # SentinelOne's own change of status comes back: no echo, the ticket stays as it is
+    ticket = await s1.ticket_of("threat", threat_id)
+    assert ticket is not None
+    assert ticket.status_id == statuses["New"]
+
+
+async def _statuses(s1: S1World) -> list[Status]:
+    async with session_scope(s1.sessionmaker) as session:
+        return list((await session.scalars(select(Status))).all())
 
 
 async def _note_bodies(s1: S1World, ticket_id: uuid.UUID) -> list[tuple[str, str | None]]:
