@@ -191,6 +191,8 @@ class AgentsHandler:
         return RemotePage(items=items, next_token=page.next_cursor, problems=problems, credential_expires_at=expires)
 
     async def fetch_one(self, api: SentinelOneApi, target: SyncTarget, remote_id: str) -> RemoteItem | None:
+        if not remote_id.isdigit():
+            return None  # not an endpoint id (the deletion sweep of a run, or an unreadable record's label)
         raw = await api.client.agent(remote_id)
         if raw is None:
             return None

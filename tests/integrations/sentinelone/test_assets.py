@@ -10,6 +10,7 @@ from sqlalchemy import select
 from portal.db.engine import session_scope
 from portal.domain.assets.models import Asset, AssetGroup, AssetType
 from portal.domain.clients.models import Site
+from portal.domain.sync import engine
 from portal.domain.sync.models import SyncTrigger
 from tests.integrations.sentinelone.conftest import S1World
 
@@ -277,3 +278,17 @@ async def test_a_threat_ticket_is_linked_to_its_endpoints_asset(s1: S1World) -> 
     assert ticket is not None
     assert asset is not None
     assert ticket.asset_id == asset.id
+
+
+async def test_re_syncing_one_endpoint_updates_its_asset(s1: S1World) -> None:
+    await _map_all_accounts(s1)
+    await s1.run("agents")
+    agent = _agents(s1)[0]
+    s1.state.update_agent(str(agent["id"]), {"computerName": "RENAMED-01"})
+    step = await engine.sync_item(s1.runtime, s1.connection_id, None, "agents", str(agent["id"]))
+    assert step.outcome == "finished"
+    asset = await s1.asset_of(str(agent["id"]))
+    assert asset is not None
+    assert asset.name == "RENAMED-01"
+    skipped = await engine.sync_item(s1.runtime, s1.connection_id, None, "agents", "deleted-endpoints")
+    assert skipped.message == "deleted-endpoints was not found at the source."
