@@ -210,3 +210,19 @@ async def _asset_type(sessionmaker: Any, name: str) -> str:
         found = await session.scalar(select(AssetType.id).where(AssetType.name == name))
         assert found is not None
         return str(found)
+
+
+async def test_a_client_linked_on_the_clients_tab_maps_its_account_id(site: Pages, sessionmaker) -> None:
+    async with session_scope(sessionmaker) as session:
+        client = Client(name="Contoso by hand")
+        session.add(client)
+        await session.flush()
+        client_id = client.id
+    account = FIXTURE.account("Contoso Dental Group")
+    form = {"_csrf_token": site.token, "client_id": str(client_id), "s1_id": account.id, "kind": "account"}
+    saved = await site.client.post(f"{site.base}/clients", data=form, follow_redirects=False)
+    assert saved.status_code == 303
+    [link] = await site.links()
+    assert (link.remote_scope, link.settings["kind"]) == (account.id, "account")
+    tab = await site.client.get(f"{site.base}/customers")
+    assert f'data-testid="mapping-row" data-remote="{account.id}"' in tab.text
