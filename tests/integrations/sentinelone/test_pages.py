@@ -79,6 +79,7 @@ async def test_the_customers_tab_lists_what_sentinelone_has_and_imports_it(site:
     assert 'data-testid="no-mappings"' in tab.text
     for account in FIXTURE.accounts:
         assert f'data-remote="{account.id}"' in tab.text  # listed as not mapped
+    assert 'data-testid="held-back"' in tab.text  # and, with no default site, said to be held back
     partial = await site.client.get(f"{site.base}/customers", headers=HTMX)
     assert partial.text.lstrip().startswith('<div id="connection-tab"')
 
