@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from portal.config import Settings
+from portal.db.base import utcnow
+from portal.db.engine import session_scope
+from portal.domain.access import Scope
 from portal.domain.accounts.models import Role
+from portal.domain.integrations.models import Connection, ConnectionStatus
+from portal.domain.tickets import service
+from portal.domain.tickets.models import Priority, TicketSource, TicketType
 from tests.conftest import TEST_PASSWORD
 from tests.live.support import limit_to, make_clients, make_ticket, publishing  # noqa: F401  (a fixture)
 from tests.sync.harness import make_world
@@ -117,3 +125,59 @@ async def test_when_the_stream_drops_the_page_says_so_and_refreshes_periodically
     assert await status.inner_text() == "Live"
     # htmx logs each htmx:sseError it raises (the aborted stream) to the console as "[object Event]".
     assert [problem for problem in browser_problems if problem != "[object Event]"] == []
+
+
+@pytest.mark.usefixtures("publishing")
+async def test_sync_health_follows_a_connection_that_needs_sign_in_again(
+    live_server: str, browser_page: Any, browser_problems: list[str], settings: Settings, sessionmaker, make_user
+) -> None:
+    world = await make_world(settings, sessionmaker)
+    admin = await make_user(Role.ADMIN)
+    page = browser_page
+    await _sign_in(page, live_server, admin.email)
+    await page.goto(f"{live_server}/sync-health")
+    await _live(page)
+    card = page.locator("[data-testid=sync-connection]").first
+    assert await card.get_attribute("data-health") != "needs_reauth"
+
+    async with session_scope(sessionmaker) as session:
+        connection = await session.get(Connection, world.connection_id)
+        assert connection is not None
+        connection.status = ConnectionStatus.NEEDS_REAUTH.value  # as a refused token refresh does
+    await page.wait_for_selector("[data-testid=sync-connection][data-health=needs_reauth]", timeout=5_000)
+    assert browser_problems == []
+
+
+@pytest.mark.usefixtures("publishing")
+async def test_the_incident_view_colours_by_severity_and_follows_new_alerts(
+    live_server: str, browser_page: Any, browser_problems: list[str], sessionmaker, make_user
+) -> None:
+    [client_id] = await make_clients(sessionmaker, "Northwind")
+    admin = await make_user(Role.ADMIN)
+    page = browser_page
+    await _sign_in(page, live_server, admin.email)
+    await page.goto(f"{live_server}/tickets?source=security")
+    await _live(page)
+    assert await page.locator("h1").inner_text() == "Incidents and alerts"
+    assert await page.locator("[data-testid=ticket-row]").count() == 0
+
+    await make_ticket(sessionmaker, client_id, summary="Raised by hand")  # manual: not an incident view row
+    async with session_scope(sessionmaker) as session:
+        ticket_type = await session.scalar(select(TicketType).order_by(TicketType.name))
+        assert ticket_type is not None
+        critical = await session.scalar(select(Priority).where(Priority.rank == 1))
+        assert critical is not None
+        new = service.NewTicket(
+            client_id=client_id,
+            ticket_type_id=ticket_type.id,
+            summary="Ransomware beacon",
+            priority_id=critical.id,
+            source=TicketSource.ACME,
+            opened_at=utcnow() - timedelta(hours=1),  # past its 15-minute response target
+        )
+        await service.create_ticket(session, Scope.system(), new)
+    row = page.locator("[data-testid=ticket-row]", has_text="Ransomware beacon")
+    await row.wait_for(timeout=5_000)
+    assert await row.get_attribute("class") == "sev-row sev-row-1 sla-breached"
+    assert await page.locator("[data-testid=ticket-row]").count() == 1
+    assert browser_problems == []
