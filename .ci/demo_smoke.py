@@ -96,15 +96,16 @@ def _every_demo_connection_synced(client: httpx.Client) -> None:
     deadline = time.monotonic() + 90
     while True:
         page = client.get("/integrations/").text
-        rows = {name: row for name, row in CONNECTION_ROW.findall(page)}
+        rows = dict(CONNECTION_ROW.findall(page))
         synced = {name for name, row in rows.items() if "<time" in row.split("</td>")[5]}
         troubled = {name for name, row in rows.items() if "Failing" in row or "Needs sign-in" in row}
-        if DEMO_CONNECTIONS <= synced and not troubled:
+        if synced >= DEMO_CONNECTIONS and not troubled:
             print("every demo connection synced:", ", ".join(sorted(synced)))
             return
         if time.monotonic() > deadline:
             print(page[-4000:], file=sys.stderr)
-            raise AssertionError(f"demo connections not synced: {sorted(DEMO_CONNECTIONS - synced)}; troubled: {troubled}")
+            missing = sorted(DEMO_CONNECTIONS - synced)
+            raise AssertionError(f"demo connections not synced: {missing}; troubled: {sorted(troubled)}")
         time.sleep(2)
 
 
