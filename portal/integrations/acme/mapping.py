@@ -58,6 +58,7 @@ class CaseRecord:
     created_at: datetime
     modified_at: datetime
     url: str | None
+    comment_count: int | None = None  # None: the case did not say, so its comments must be read
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,9 @@ def read_case(data: Mapping[str, Any]) -> CaseRecord:
     if number is not None and (isinstance(number, bool) or not isinstance(number, int)):
         raise CaseMappingError("number is not a whole number.")
     severity = _text(data, "severity")
+    comment_count = data.get("commentCount")
+    if comment_count is not None and (isinstance(comment_count, bool) or not isinstance(comment_count, int)):
+        raise CaseMappingError("commentCount is not a whole number.")
     return CaseRecord(
         id=case_id,
         number=number,
@@ -122,6 +126,7 @@ def read_case(data: Mapping[str, Any]) -> CaseRecord:
         created_at=created_at,
         modified_at=modified_at,
         url=_text(data, "url"),
+        comment_count=comment_count,
     )
 
 

@@ -428,6 +428,18 @@ async def test_fetch_page_passes_the_since_time_and_page_size(acme, sessionmaker
     assert "modifiedSince=" in listing[0]
 
 
+async def test_comments_are_read_only_for_cases_that_have_some(acme, sessionmaker) -> None:
+    world = await build_world(sessionmaker, acme)
+    page = await world.handler.fetch_page(world.api, world.target, None, None)
+    read = {entry.url.split("/cases/")[1].split("/")[0] for entry in acme.recorder.entries if "/comments" in entry.url}
+    with_comments = {item.remote_id.split("/")[1] for item in page.items if item.data["comments"]}
+    without = {item.remote_id.split("/")[1] for item in page.items if not item.data["comments"]}
+    assert with_comments  # the seed has cases with comments, and they were read...
+    assert with_comments <= read
+    assert without  # ...and cases without any, whose comments were never asked for
+    assert not without & read
+
+
 async def test_fetch_one_only_answers_for_the_links_own_tenant(sessionmaker, acme) -> None:
     world = await build_world(sessionmaker, acme)
     fabrikam = case_id("fabrikam", 1001)

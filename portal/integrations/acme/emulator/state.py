@@ -104,6 +104,7 @@ class AcmeCase:
             "modifiedAt": iso(self.modified_at),
             "url": f"{base_url.rstrip('/')}/ui/tenants/{self.tenant}/cases/{self.id}",
             "etag": self.etag,
+            "commentCount": len(self.comments),
         }
 
 
