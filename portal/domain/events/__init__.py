@@ -17,7 +17,7 @@ import json
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import event as sa_event
 from sqlalchemy import inspect, select
@@ -169,11 +169,10 @@ def _sync_records(session: Session, flush_context: Any, instances: Any) -> None:
 # -- per event loop ------------------------------------------------------------------------------
 
 
-class Sink:
+class Sink(Protocol):
     """What receives committed events in this event loop (the Redis publisher, or a test's list)."""
 
-    def submit(self, events: list[Event]) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
+    def submit(self, events: list[Event]) -> None: ...
 
 
 _publishers: dict[asyncio.AbstractEventLoop, Sink] = {}
