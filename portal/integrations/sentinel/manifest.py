@@ -169,8 +169,20 @@ MANIFEST = Manifest(
             required=True,
             choices_from="priorities",
         ),
-        ConfigField("status_New", "Status for New incidents", FieldKind.CHOICE, choices_from="statuses"),
-        ConfigField("status_Active", "Status for Active incidents", FieldKind.CHOICE, choices_from="statuses"),
+        ConfigField(
+            "status_New",
+            "Status for New incidents",
+            FieldKind.CHOICE,
+            choices_from="statuses",
+            hint="Both ways: a ticket moved to this status sets its incident back to New.",
+        ),
+        ConfigField(
+            "status_Active",
+            "Status for Active incidents",
+            FieldKind.CHOICE,
+            choices_from="statuses",
+            hint="Both ways: a ticket moved to this status sets its incident Active.",
+        ),
         ConfigField(
             "match_owner",
             "Match the incident owner to a staff member",
@@ -199,7 +211,7 @@ MANIFEST = Manifest(
         presets={cloud: _preset(cloud) for cloud in CLOUDS},
     ),
     webhook=True,
-    outbound=frozenset({"comment", "close", "reopen", "priority", "create"}),
+    outbound=frozenset({"comment", "close", "reopen", "priority", "status", "create"}),
     ticket_remote_type="incident",
     scope_of=lambda settings: workspace_scope(
         str(settings.get("subscription_id") or ""),

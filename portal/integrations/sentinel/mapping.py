@@ -427,6 +427,15 @@ def status_for(status: str, mappings: Mapping[str, Any]) -> uuid.UUID | None:
     return _uuid(mappings.get(f"status_{status}"))
 
 
+OPEN_STATUSES = ("New", "Active")
+
+
+def sentinel_statuses_for(status_id: uuid.UUID | str, mappings: Mapping[str, Any]) -> list[str]:
+    """The open Sentinel statuses mapped to this socdesk status (several may share one)."""
+    wanted = _uuid(status_id)
+    return [status for status in OPEN_STATUSES if wanted and status_for(status, mappings) == wanted]
+
+
 def is_closed(incident: IncidentRecord) -> bool:
     return incident.status == "Closed"
 

@@ -70,6 +70,17 @@ def severity_change(severities: list[str]) -> Change:
     return change
 
 
+def status_change(statuses: list[str]) -> Change:
+    def change(properties: dict[str, Any]) -> dict[str, Any] | None:
+        # A closed incident is reopened by the reopen change only: a status move never undoes a closure.
+        if properties.get("status") == "Closed" or properties.get("status") in statuses:
+            return None
+        properties["status"] = statuses[0]
+        return properties
+
+    return change
+
+
 class SentinelVendor:
     manifest: Manifest = MANIFEST
     entities: Mapping[str, EntityHandler] = {"incidents": IncidentsHandler()}
@@ -141,6 +152,14 @@ class SentinelVendor:
             if not severities:
                 return Delivered()  # no Sentinel severity maps to that priority: nothing to tell Sentinel
             await client.update_incident(workspace, name, severity_change(severities), ticket_id=change.ticket_id)
+            return Delivered()
+
+        if change.operation == "status":
+            # Closures travel as "close"; a status no open Sentinel status maps to tells Sentinel nothing.
+            wanted = _text(payload.get("status_id"))
+            statuses = [] if payload.get("closed") else mapping.sentinel_statuses_for(wanted, mappings)
+            if statuses:
+                await client.update_incident(workspace, name, status_change(statuses), ticket_id=change.ticket_id)
             return Delivered()
 
         if change.operation == "create":

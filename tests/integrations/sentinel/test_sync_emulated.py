@@ -11,10 +11,11 @@ from sqlalchemy import func, select
 
 from portal.db.engine import session_scope
 from portal.domain.accounts.models import Role
+from portal.domain.integrations.models import Connection
 from portal.domain.sync.models import OutboxMessage, SyncState
 from portal.domain.sync.relay import relay
 from portal.domain.tickets import service as tickets
-from portal.domain.tickets.models import Ticket, TicketAction
+from portal.domain.tickets.models import Status, Ticket, TicketAction
 from portal.integrations.sentinel.emulator.times import from_ticks
 from tests.domain.test_tickets_data import scope_of
 from tests.integrations.sentinel.world import World, make_world
@@ -210,3 +211,30 @@ async def test_an_etag_race_is_retried_and_lands(world: World, make_user) -> Non
     assert len(puts) == 2
     assert remote.status == "Closed"
     assert remote.classification == "Undetermined"
+
+
+async def test_a_status_moved_in_socdesk_moves_the_incident_when_it_maps_back(world: World, make_user) -> None:
+    analyst = await make_user(Role.ANALYST)
+    async with session_scope(world.sessionmaker) as session:
+        statuses = {s.name: s for s in (await session.scalars(select(Status))).all()}
+        connection = await session.get(Connection, world.connection_id)
+        assert connection is not None
+        in_progress = next(s for s in statuses.values() if not s.is_closed and s.name != "New")
+        connection.mappings = {**connection.mappings, "status_Active": str(in_progress.id)}
+    incident = world.raise_incident("Suspicious inbox rule")
+    await world.run_to_end()
+    ticket = await world.ticket_of(incident.name)
+    unmapped = next(s for s in statuses.values() if not s.is_closed and s.id not in (in_progress.id, ticket.status_id))
+    async with session_scope(world.sessionmaker) as session:
+        await tickets.change_status(session, scope_of(analyst), ticket.id, unmapped.id)
+    assert (await relay(world.runtime)).delivered == 1
+    remote = world.state.incident(world.workspace, incident.name)
+    assert remote.status == "New"  # no Sentinel status maps to that one: the incident is left alone
+    async with session_scope(world.sessionmaker) as session:
+        await tickets.change_status(session, scope_of(analyst), ticket.id, in_progress.id)
+    assert (await relay(world.runtime)).delivered == 1
+    assert remote.status == "Active"
+    await world.run_to_end()  # Sentinel's Active comes back to a ticket already in that status: no echo
+    async with session_scope(world.sessionmaker) as session:
+        waiting = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "pending")
+        assert await session.scalar(waiting) == 0
