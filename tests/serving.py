@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -9,10 +10,15 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
 import uvicorn
+
+from portal.config import Settings
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
@@ -68,3 +74,20 @@ def served_by_cli(*args: str, probe: str = "/") -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def start_worker(settings: Settings) -> subprocess.Popen[bytes]:
+    """A real `socdesk worker` process on the test's database and Redis (its stderr goes to
+    $SOCDESK_TEST_WORKER_LOG when set)."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": str(settings.database_url),
+        "REDIS_URL": str(settings.redis_url),
+        "SOCDESK_SECRET_KEY": settings.secret(),
+        "SOCDESK_DATA_DIR": str(settings.data_dir),
+        "SOCDESK_LOG_LEVEL": "WARNING",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "portal.cli", "worker"], cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL,
+        stderr=open(os.environ.get("SOCDESK_TEST_WORKER_LOG", os.devnull), "ab"),
+    )  # fmt: skip

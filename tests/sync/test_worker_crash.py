@@ -10,39 +10,18 @@ every case ends up imported exactly once.
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
 
 from portal.config import Settings
 from tests.integrations.oauth_support import emulator
-from tests.serving import served
+from tests.serving import served, start_worker
 from tests.sync.harness import World, ago, make_world
 from workers.queue import JobQueue, enqueue_sync
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _start_worker(settings: Settings) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": str(settings.database_url),
-        "REDIS_URL": str(settings.redis_url),
-        "SOCDESK_SECRET_KEY": settings.secret(),
-        "SOCDESK_DATA_DIR": str(settings.data_dir),
-        "SOCDESK_LOG_LEVEL": "WARNING",
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "portal.cli", "worker"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-        stderr=open(os.environ.get("SOCDESK_TEST_WORKER_LOG", os.devnull), "ab"),
-    )  # fmt: skip
 
 
 @pytest.fixture
@@ -93,7 +72,7 @@ async def test_killing_the_worker_at_random_points_loses_and_duplicates_nothing(
     try:
         await enqueue_sync(queue, world.connection_id, world.link_id, "cases", trigger="manual")
         for _ in range(4):
-            worker = _start_worker(settings)
+            worker = start_worker(settings)
             await _wait_for_progress(world, beyond=at_kills[-1] if at_kills else 0)
             await asyncio.sleep(rng.uniform(0, 0.5))  # somewhere inside the next page or two
             worker.send_signal(signal.SIGKILL)
@@ -103,7 +82,7 @@ async def test_killing_the_worker_at_random_points_loses_and_duplicates_nothing(
             # A kill between a page's commit and the next page's enqueue strands the run; the
             # scheduler re-queues stalled runs, as this manual trigger does here.
             await enqueue_sync(queue, world.connection_id, world.link_id, "cases", trigger="manual")
-        worker = _start_worker(settings)
+        worker = start_worker(settings)
         try:
             await _wait_for_completion(world, len(cases))
         finally:

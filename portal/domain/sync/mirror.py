@@ -24,6 +24,7 @@ from portal.domain.sync.links import attach
 from portal.domain.sync.outbox import known_or_echo
 from portal.domain.tickets import service as tickets
 from portal.domain.tickets.models import Status, Ticket
+from portal.integrations.base import Applied
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,22 @@ async def is_closed(session: AsyncSession, ticket_id: uuid.UUID) -> bool | None:
     return await session.scalar(
         select(Status.is_closed).join(Ticket, Ticket.status_id == Status.id).where(Ticket.id == ticket_id)
     )
+
+
+async def already_applied(
+    session: AsyncSession, link: ExternalLink, fingerprint: str, modified_at: datetime | None
+) -> Applied | None:
+    """Why an import need not touch the ticket a link mirrors (it links something else, nothing
+    changed, the read is older than the last one applied, the ticket is gone), or None when it must."""
+    if link.local_type != "ticket":
+        return Applied.SKIPPED
+    if link.fingerprint == fingerprint:
+        return Applied.UNCHANGED
+    if link.remote_modified_at is not None and modified_at is not None and modified_at < link.remote_modified_at:
+        return Applied.UNCHANGED  # an older read (overlap window, late webhook): never go back in time
+    if await is_closed(session, link.local_id) is None:
+        return Applied.SKIPPED
+    return None
 
 
 def remember(link: ExternalLink, fingerprint: str, modified_at: datetime | None, url: str | None = None) -> None:

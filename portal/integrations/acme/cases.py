@@ -136,14 +136,8 @@ class CasesHandler:
                 return Applied.SKIPPED
             await self._create(session, target, item.remote_id, case, comments, current)
             return Applied.CREATED
-        if link.local_type != "ticket":
-            return Applied.SKIPPED
-        if link.fingerprint == current:
-            return Applied.UNCHANGED
-        if link.remote_modified_at is not None and case.modified_at < link.remote_modified_at:
-            return Applied.UNCHANGED  # an older read (overlap window, late webhook): never go back in time
-        if await mirror.is_closed(session, link.local_id) is None:
-            return Applied.SKIPPED  # the ticket is gone
+        if (verdict := await mirror.already_applied(session, link, current, case.modified_at)) is not None:
+            return verdict
 
         changed = mapping.changed_aspects(link.fingerprint, current)
         ticket_id = link.local_id

@@ -191,15 +191,8 @@ class DetectionHandler:
             ticket_id = await self._create(session, target, detection, destination, current)
             await import_notes(session, connection.id, ticket_id, notes)
             return Applied.CREATED
-        if link.local_type != "ticket":
-            return Applied.SKIPPED
-        if link.fingerprint == current:
-            return Applied.UNCHANGED
-        if link.remote_modified_at is not None and detection.updated_at < link.remote_modified_at:
-            return Applied.UNCHANGED  # an older read (the overlap window): never go back in time
-        closed_here = await mirror.is_closed(session, link.local_id)
-        if closed_here is None:
-            return Applied.SKIPPED  # the ticket is gone
+        if (verdict := await mirror.already_applied(session, link, current, detection.updated_at)) is not None:
+            return verdict
         changed = changed_aspects(link.fingerprint, current, ASPECTS)
         if "content" in changed:
             await tickets.update_details(

@@ -11,13 +11,9 @@ reopens the ticket.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -38,28 +34,12 @@ from portal.integrations.sentinel.emulator.state import SentinelState
 from portal.integrations.sentinel.emulator.times import from_ticks
 from tests.conftest import TEST_PASSWORD
 from tests.integrations.sentinel.world import default_mappings
-from tests.serving import served
+from tests.serving import served, start_worker
 from workers.queue import JobQueue, enqueue_sync, nudge_outbox
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[3]
 WOODGROVE = fixtures.TENANTS[1]
-
-
-def _start_worker(settings: Settings) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": str(settings.database_url),
-        "REDIS_URL": str(settings.redis_url),
-        "SOCDESK_SECRET_KEY": settings.secret(),
-        "SOCDESK_DATA_DIR": str(settings.data_dir),
-        "SOCDESK_LOG_LEVEL": "WARNING",
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "portal.cli", "worker"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-        stderr=open(os.environ.get("SOCDESK_TEST_WORKER_LOG", os.devnull), "ab"),
-    )  # fmt: skip
 
 
 @pytest.fixture
@@ -179,7 +159,7 @@ async def test_sentinel_end_to_end(
             return bool(closed)
 
     queue = await JobQueue.connect(str(settings.redis_url))
-    worker = _start_worker(settings)
+    worker = start_worker(settings)
     try:
 
         async def sync_cycle() -> None:
