@@ -28,6 +28,10 @@ class RemoteItem:
     modified_at: datetime | None  # the vendor's own last-change time: what watermarks are made of
     data: Mapping[str, Any]
 
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.remote_type, self.remote_id)
+
 
 @dataclass(frozen=True)
 class ItemProblem:
@@ -53,6 +57,30 @@ class Applied(enum.StrEnum):
     UPDATED = "updated"
     UNCHANGED = "unchanged"
     SKIPPED = "skipped"
+
+
+@dataclass
+class PageApplied:
+    """What applying a page did to each of its items (by :attr:`RemoteItem.key`).
+
+    An item is in ``outcomes`` or in ``problems`` (a record that could not be applied: the
+    reason, said for a person), never both; the engine counts them and holds the watermark
+    before every problem.
+    """
+
+    outcomes: dict[tuple[str, str], Applied] = field(default_factory=dict)
+    problems: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def done(self, item: RemoteItem, outcome: Applied) -> None:
+        self.outcomes[item.key] = outcome
+        self.problems.pop(item.key, None)
+
+    def failed(self, item: RemoteItem, error: str) -> None:
+        self.problems[item.key] = error
+        self.outcomes.pop(item.key, None)
+
+    def settled(self, item: RemoteItem) -> bool:
+        return item.key in self.outcomes or item.key in self.problems
 
 
 @dataclass(frozen=True)
@@ -87,13 +115,24 @@ class SyncTarget:
 
 
 class EntityHandler(Protocol):
+    """One entity of a vendor: reading pages (and single objects) and applying a whole page at once.
+
+    ``apply_page`` is set-based: it looks up what the page needs in a few queries, decides per
+    item, and writes with multi-row statements (see ``docs/integrations.md``). A record it cannot
+    apply is a problem in the result, never an exception; an exception means the page's writes
+    failed, and the engine then applies the page again one item at a time, each in its own
+    savepoint, to find and skip the offending item.
+    """
+
     async def fetch_page(
         self, api: Any, target: SyncTarget, since: datetime | None, page_token: str | None
     ) -> RemotePage: ...
 
     async def fetch_one(self, api: Any, target: SyncTarget, remote_id: str) -> RemoteItem | None: ...
 
-    async def apply(self, session: AsyncSession, target: SyncTarget, item: RemoteItem) -> Applied: ...
+    async def apply_page(
+        self, session: AsyncSession, target: SyncTarget, items: Sequence[RemoteItem]
+    ) -> PageApplied: ...
 
 
 @dataclass(frozen=True)

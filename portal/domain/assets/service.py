@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
@@ -123,7 +123,7 @@ def _clean(value: str | None) -> str | None:
 
 
 @dataclass(frozen=True)
-class _Values:
+class AssetValues:
     """What staff may set on an asset, trimmed (blank identifiers are None)."""
 
     site_id: uuid.UUID | None
@@ -144,25 +144,23 @@ class _Values:
         serial: str | None,
         device_uuid: str | None,
         status: str,
-    ) -> _Values:
+    ) -> AssetValues:
         return cls(site_id, asset_type_id, name.strip(), _clean(hostname), _clean(serial), _clean(device_uuid), status)
 
 
-async def _check_asset_fields(session: AsyncSession, client_id: uuid.UUID, values: _Values) -> None:
+def field_errors(
+    values: AssetValues, client_id: uuid.UUID, *, site_client: uuid.UUID | None, type_known: bool
+) -> dict[str, str]:
+    """What is wrong with an asset's values (``site_client``: the client of the chosen site)."""
     errors: dict[str, str] = {}
     if not values.name:
         errors["name"] = "Enter the asset's name."
     elif len(values.name) > MAX_NAME:
         errors["name"] = f"Use at most {MAX_NAME} characters."
-    site_client = (
-        await session.scalar(select(Site.client_id).where(Site.id == values.site_id))
-        if values.site_id is not None
-        else None
-    )
     if site_client != client_id:
         # Also what a site of another client gets: whether it exists is none of the caller's business.
         errors["site_id"] = "Choose one of this client's sites."
-    if values.asset_type_id is None or await session.get(AssetType, values.asset_type_id) is None:
+    if values.asset_type_id is None or not type_known:
         errors["asset_type_id"] = "Choose the asset's type."
     for field, value, limit in (
         ("hostname", values.hostname, MAX_IDENTIFIER),
@@ -173,11 +171,34 @@ async def _check_asset_fields(session: AsyncSession, client_id: uuid.UUID, value
             errors[field] = f"Use at most {limit} characters."
     if values.status not in STATUSES:
         errors["status"] = "Choose active or inactive."
+    return errors
+
+
+async def _check_asset_fields(session: AsyncSession, client_id: uuid.UUID, values: AssetValues) -> None:
+    site_client = (
+        await session.scalar(select(Site.client_id).where(Site.id == values.site_id))
+        if values.site_id is not None
+        else None
+    )
+    type_known = values.asset_type_id is not None and await session.get(AssetType, values.asset_type_id) is not None
+    errors = field_errors(values, client_id, site_client=site_client, type_known=type_known)
     if errors:
         raise ValidationError(errors)
 
 
-def _asset_snapshot(asset: Asset) -> dict[str, Any]:
+class AssetLike(Protocol):
+    """What an asset's audit snapshot reads: a loaded asset, or one an import batch holds."""
+
+    name: str
+    site_id: uuid.UUID
+    asset_type_id: uuid.UUID
+    hostname: str | None
+    serial: str | None
+    device_uuid: str | None
+    status: str
+
+
+def snapshot(asset: AssetLike) -> dict[str, Any]:
     return {
         "name": asset.name,
         "site_id": str(asset.site_id),
@@ -201,7 +222,7 @@ async def _audit_asset(
         object_label=asset.name,
         client_id=asset.client_id,
         before=before,
-        after=_asset_snapshot(asset),
+        after=snapshot(asset),
     )
 
 
@@ -224,7 +245,7 @@ async def create_asset(
     client = await get_client(session, access, client_id)
     if site_id is None:
         site_id = (await get_main_site(session, access, client.id)).id
-    values = _Values.of(site_id, asset_type_id, name, hostname, serial, device_uuid, status)
+    values = AssetValues.of(site_id, asset_type_id, name, hostname, serial, device_uuid, status)
     await _check_asset_fields(session, client.id, values)
     asset = Asset(
         client_id=client.id,
@@ -258,9 +279,9 @@ async def update_asset(
     """Change what staff may edit; the imported ``fields`` bag stays as the vendor sent it."""
     require_asset_work(access)
     asset = await get_asset(session, access, asset_id)
-    values = _Values.of(site_id, asset_type_id, name, hostname, serial, device_uuid, asset.status)
+    values = AssetValues.of(site_id, asset_type_id, name, hostname, serial, device_uuid, asset.status)
     await _check_asset_fields(session, asset.client_id, values)
-    before = _asset_snapshot(asset)
+    before = snapshot(asset)
     # Both were checked above; the asserts narrow the types.
     assert values.site_id is not None
     assert values.asset_type_id is not None
@@ -279,7 +300,7 @@ async def set_asset_status(session: AsyncSession, access: Scope, asset_id: uuid.
         raise ValidationError({"status": "Choose active or inactive."})
     if asset.status == status:
         return asset
-    before = _asset_snapshot(asset)
+    before = snapshot(asset)
     asset.status = status
     await session.flush()
     await _audit_asset(session, access, "asset.status", asset, before)

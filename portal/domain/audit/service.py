@@ -33,8 +33,8 @@ async def record(
         object_id=str(object_id),
         object_label=object_label[:500],
         client_id=client_id,
-        before=_jsonable(before),
-        after=_jsonable(after),
+        before=jsonable(before),
+        after=jsonable(after),
     )
     session.add(entry)
     return entry
@@ -77,7 +77,7 @@ def changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, li
     return {key: [before[key], after[key]] for key in after if before[key] != after[key]}
 
 
-def _jsonable(values: dict[str, Any] | None) -> dict[str, Any] | None:
+def jsonable(values: dict[str, Any] | None) -> dict[str, Any] | None:
     if values is None:
         return None
     return {

@@ -31,6 +31,8 @@ class ExternalLink(UUIDPrimaryKey, Timestamps, Base):
     remote_type: Mapped[str] = mapped_column(String(64))
     remote_id: Mapped[str] = mapped_column(String(512))
     remote_url: Mapped[str | None] = mapped_column(Text)
+    # The source's own name for the object, as people say it ("Incident 42", a threat's name).
+    remote_label: Mapped[str | None] = mapped_column(String(255))
     remote_modified_at: Mapped[datetime | None]
     fingerprint: Mapped[str | None] = mapped_column(String(64))
     origin: Mapped[str] = mapped_column(String(16), default="remote", server_default="remote")  # remote | local

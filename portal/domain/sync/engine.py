@@ -12,7 +12,9 @@ leaves the cursor where it was, records itself on the scope's health and says wh
 from __future__ import annotations
 
 import logging
+import random
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -24,7 +26,7 @@ from portal.db.engine import session_scope
 from portal.domain.integrations.models import ClientLink, Connection, ConnectionStatus
 from portal.domain.sync.connector import SyncRuntime, link_view, open_connection
 from portal.domain.sync.models import RunOutcome, SyncRun, SyncState, SyncTrigger
-from portal.integrations.base import Applied, EntityHandler, RemoteItem, SyncTarget
+from portal.integrations.base import Applied, EntityHandler, PageApplied, RemoteItem, SyncTarget
 from portal.integrations.catalog import manifest as manifest_for
 from portal.integrations.errors import AuthExpired, RateLimited, ReauthRequired, VendorError
 from portal.integrations.manifest import EntitySpec
@@ -195,6 +197,15 @@ async def advance(
         target = SyncTarget(connection=opened.view, link=link_view(link) if link else None, entity=spec, run_id=run.id)
         try:
             page = await handler.fetch_page(opened.api, target, _since(state, spec, now), state.page_token)
+        except RateLimited as exc:
+            # Wait as long as the vendor asked (plus a little jitter, so scopes do not return in step),
+            # then go on from the same page: the cursor is kept.
+            # Being asked to wait is not a failure: it never ends the run, however often it comes.
+            wait = exc.retry_after * (1 + random.random() * 0.1)  # noqa: S311
+            state.last_run_at = state.last_failure_at = now
+            state.last_error = run.error = exc.describe()[:2000]
+            state.throttled_until = state.next_run_at = now + timedelta(seconds=wait)
+            return Step("retry", run_id=run.id, message=exc.message, retry_in=wait)
         except VendorError as exc:
             transient = exc.retryable and state.consecutive_failures + 1 < MAX_RETRYABLE_FAILURES
             _fail(state, run, exc.describe(), now, minutes, end_run=not transient)
@@ -204,21 +215,24 @@ async def advance(
             if isinstance(exc, ReauthRequired):
                 return Step("failed", run_id=run.id, message=exc.message)
             if transient:
-                delay = exc.retry_after if isinstance(exc, RateLimited) else retry_delay(state.consecutive_failures)
-                return Step("retry", run_id=run.id, message=exc.message, retry_in=delay)
+                return Step(
+                    "retry", run_id=run.id, message=exc.message, retry_in=retry_delay(state.consecutive_failures)
+                )
             return Step("failed", run_id=run.id, message=exc.message)
         except Exception as exc:
             log.exception("sync fetch failed unexpectedly for %s/%s/%s", connection_id, link_id, entity)
             _fail(state, run, f"Internal error while fetching: {type(exc).__name__}", now, minutes, end_run=True)
             return Step("failed", run_id=run.id, message=state.last_error, unexpected=True)
 
+        state.throttled_until = None
         if connection.status == ConnectionStatus.ERROR.value:
             connection.status, connection.status_message = ConnectionStatus.CONNECTED.value, ""
         if page.credential_expires_at is not None:
             connection.credential_expires_at = page.credential_expires_at
         since = _since(state, spec, now)
+        applied = await apply_items(session, handler, target, page.items, run)
         for item in page.items:
-            if await _apply(session, handler, target, item, run) is None:
+            if applied.get(item.key) is None:
                 _hold(run, item.modified_at or since)
             state.run_high_water = _later(state.run_high_water, item.modified_at)
             state.newest_remote_at = _later(state.newest_remote_at, item.modified_at)
@@ -250,26 +264,74 @@ async def advance(
         return Step("finished", run_id=run.id)
 
 
-async def _apply(
-    session: AsyncSession, handler: EntityHandler, target: SyncTarget, item: RemoteItem, run: SyncRun
-) -> Applied | None:
-    """Apply one item in a savepoint: a bad record is recorded and skipped, the page goes on."""
+def distinct(items: Sequence[RemoteItem]) -> tuple[list[RemoteItem], list[RemoteItem]]:
+    """The page's items with each remote object once (its newest read), and the repeats dropped."""
+    chosen: dict[tuple[str, str], RemoteItem] = {}
+    repeats: list[RemoteItem] = []
+    for item in items:
+        seen = chosen.get(item.key)
+        if seen is None:
+            chosen[item.key] = item
+            continue
+        newer = item.modified_at is None or seen.modified_at is None or item.modified_at >= seen.modified_at
+        repeats.append(seen if newer else item)
+        if newer:
+            chosen[item.key] = item
+    return list(chosen.values()), repeats
+
+
+async def apply_items(
+    session: AsyncSession, handler: EntityHandler, target: SyncTarget, items: Sequence[RemoteItem], run: SyncRun
+) -> dict[tuple[str, str], Applied | None]:
+    """Apply a page's items and count them on the run; each item's outcome (None: a problem, recorded).
+
+    The whole page goes through the handler's set-based ``apply_page`` in one savepoint. If its
+    writes fail (a constraint, a bug), that savepoint is rolled back and the page is applied again
+    one item at a time, each in its own savepoint, so the offending item is found, recorded and
+    skipped while the rest land. A remote object listed twice is applied once (its newest read).
+    """
+    unique, repeats = distinct(items)
+    if not unique:
+        return {}
     try:
         async with session.begin_nested():
-            applied = await handler.apply(session, target, item)
+            result = await handler.apply_page(session, target, unique)
     except Exception as exc:
-        log.warning("could not apply %s %s: %s", item.remote_type, item.remote_id, exc)
-        _note_problem(run, item.remote_id, _describe(exc))
-        return None
-    if applied is Applied.CREATED:
-        run.created += 1
-    elif applied is Applied.UPDATED:
-        run.updated += 1
-    elif applied is Applied.UNCHANGED:
-        run.unchanged += 1
-    else:
-        run.skipped += 1
-    return applied
+        log.warning("page apply failed (%s); applying its %d items one by one", _describe(exc), len(unique))
+        result = await apply_one_by_one(session, handler, target, unique)
+    outcomes: dict[tuple[str, str], Applied | None] = {}
+    for item in unique:
+        outcome = result.outcomes.get(item.key)
+        if outcome is None:
+            error = result.problems.get(item.key) or "The item was not applied (no outcome was reported for it)."
+            _note_problem(run, item.remote_id, error)
+        outcomes[item.key] = outcome
+    counts = {outcome: sum(1 for o in outcomes.values() if o is outcome) for outcome in Applied}
+    run.created += counts[Applied.CREATED]
+    run.updated += counts[Applied.UPDATED]
+    run.unchanged += counts[Applied.UNCHANGED]
+    run.skipped += counts[Applied.SKIPPED] + len(repeats)
+    return outcomes
+
+
+async def apply_one_by_one(
+    session: AsyncSession, handler: EntityHandler, target: SyncTarget, items: Sequence[RemoteItem]
+) -> PageApplied:
+    """The per-item path: each item as a page of one, in its own savepoint; a failure is that item's problem."""
+    result = PageApplied()
+    for item in items:
+        try:
+            async with session.begin_nested():
+                one = await handler.apply_page(session, target, [item])
+        except Exception as exc:
+            log.warning("could not apply %s %s: %s", item.remote_type, item.remote_id, exc)
+            result.failed(item, _describe(exc))
+            continue
+        if item.key in one.outcomes:
+            result.done(item, one.outcomes[item.key])
+        else:
+            result.failed(item, one.problems.get(item.key) or "The item was not applied.")
+    return result
 
 
 def _describe(exc: Exception) -> str:
@@ -314,7 +376,7 @@ async def sync_item(
             run.skipped += 1
             run.error = f"{remote_id} was not found at the source."
         else:
-            await _apply(session, handler, target, item, run)
+            await apply_items(session, handler, target, [item], run)
         run.finished_at = utcnow()
         run.outcome = (RunOutcome.PARTIAL if run.failed else RunOutcome.SUCCEEDED).value
         return Step("finished", run_id=run.id, message=run.error)

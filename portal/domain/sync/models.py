@@ -63,6 +63,8 @@ class SyncState(UUIDPrimaryKey, Timestamps, Base):
     last_error: Mapped[str] = mapped_column(Text, default="", server_default="")
     consecutive_failures: Mapped[int] = mapped_column(default=0, server_default="0")
     next_run_at: Mapped[datetime | None]
+    # Until when the vendor asked us to wait (its Retry-After), while it throttles this scope.
+    throttled_until: Mapped[datetime | None]
 
 
 class SyncRun(UUIDPrimaryKey, Base):

@@ -5,7 +5,7 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Identity, Index, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Identity, Index, String, Text, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -131,7 +131,7 @@ class Ticket(UUIDPrimaryKey, Timestamps, Base):
     status: Mapped[Status] = relationship()
     agent: Mapped[User | None] = relationship()
     actions: Mapped[list[TicketAction]] = relationship(
-        back_populates="ticket", order_by="TicketAction.created_at", cascade="all, delete-orphan"
+        back_populates="ticket", order_by="TicketAction.occurred_at", cascade="all, delete-orphan"
     )
 
 
@@ -150,7 +150,7 @@ class TicketAction(UUIDPrimaryKey, Timestamps, Base):
             name="kind_known",
         ),
         CheckConstraint("visibility IN ('internal', 'external')", name="visibility_known"),
-        Index("ix_ticket_actions_ticket_id_created_at", "ticket_id", "created_at"),
+        Index("ix_ticket_actions_ticket_id_occurred_at", "ticket_id", "occurred_at"),
     )
 
     ticket_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
@@ -161,6 +161,9 @@ class TicketAction(UUIDPrimaryKey, Timestamps, Base):
     sync_to_source: Mapped[bool] = mapped_column(default=False, server_default="false")
     visibility: Mapped[str] = mapped_column(String(16), default=Visibility.INTERNAL.value, server_default="internal")
     changes: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
+    # When it happened where it happened: an imported comment keeps the time it was written at the
+    # source (``created_at`` is when socdesk imported it). The timeline sorts by this.
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
 
     ticket: Mapped[Ticket] = relationship(back_populates="actions")
     author: Mapped[User | None] = relationship()

@@ -187,7 +187,7 @@ async def get_ticket(session: AsyncSession, access: Scope, ticket_id: uuid.UUID)
             select(TicketAction)
             .where(TicketAction.ticket_id == ticket.id)
             .options(selectinload(TicketAction.author))
-            .order_by(TicketAction.created_at, TicketAction.id)
+            .order_by(TicketAction.occurred_at, TicketAction.created_at, TicketAction.id)
         )
     ).all()
     return TicketDetail(
@@ -240,6 +240,7 @@ def _record_action(
         changes=changes or {},
         created_at=now,
         updated_at=now,
+        occurred_at=now,
     )
     session.add(action)
     ticket.updated_at = now

@@ -1,26 +1,31 @@
-"""Acme cases as socdesk tickets: reading pages of cases, and applying one case to its ticket.
+"""Acme cases as socdesk tickets: reading pages of cases, and what each case means for its ticket.
 
-Applying is idempotent and echo-free: the case's lock is taken before its link is read, an
-unchanged fingerprint does nothing, comments already known (imported before, or written by
-socdesk itself under its outbox idempotency key) are not imported again, and every change is
-made as ``Scope.system("Acme")``, which never queues anything back to Acme.
+Applying a page goes through the shared ticket mirror (:mod:`portal.domain.sync.mirror`):
+idempotent, set-based and echo-free; every change is authored by Acme, so nothing is queued
+back to it.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.domain.access import Scope
-from portal.domain.links.models import ExternalLink
-from portal.domain.sync import mirror
-from portal.domain.sync.links import attach, lock_remote
-from portal.domain.tickets import service as tickets
+from portal.domain.sync.mirror import (
+    Placement,
+    Read,
+    RemoteClosure,
+    RemoteComment,
+    TicketImage,
+    TicketMirror,
+    each,
+    mapped_ticket_type,
+    read_items,
+)
 from portal.domain.tickets.models import TicketSource
 from portal.integrations.acme import mapping
 from portal.integrations.acme.client import AcmeClient
@@ -30,6 +35,7 @@ from portal.integrations.base import (
     ConnectionView,
     ItemProblem,
     LinkView,
+    PageApplied,
     RemoteItem,
     RemotePage,
     SyncTarget,
@@ -121,120 +127,73 @@ class CasesHandler:
         except CaseMappingError as exc:
             raise BadPayload(f"Case {remote_id}: {exc}") from exc
 
-    async def apply(self, session: AsyncSession, target: SyncTarget, item: RemoteItem) -> Applied:
-        if target.link is None:
-            raise CaseMappingError("Acme cases are synced per client link.")
-        case = mapping.read_case(item.data["case"])
-        comments = mapping.read_comments(item.data.get("comments") or [])
-        current = mapping.case_fingerprint(case, comments)
-        connection_id = target.connection.id
-        link = await lock_remote(session, connection_id, mapping.CASE, item.remote_id)
-        comments_only = bool(target.link.settings.get("comments_only"))
-
+    async def apply_page(self, session: AsyncSession, target: SyncTarget, items: Sequence[RemoteItem]) -> PageApplied:
+        result = PageApplied()
+        link = target.link
         if link is None:
-            if comments_only:
-                return Applied.SKIPPED
-            await self._create(session, target, item.remote_id, case, comments, current)
-            return Applied.CREATED
-        if (verdict := await mirror.already_applied(session, link, current, case.modified_at)) is not None:
-            return verdict
-
-        changed = mapping.changed_aspects(link.fingerprint, current)
-        ticket_id = link.local_id
-        if "comments" in changed:
-            await _import_comments(session, connection_id, ticket_id, comments)
-        if not comments_only:
-            if "severity" in changed:
-                priority_id = mapping.priority_for(case.severity, target.connection.mappings)
-                if priority_id is not None:
-                    await tickets.change_priority(session, ACME, ticket_id, priority_id)
-            if "content" in changed:
-                await _follow_content(session, ticket_id, case)
-            if "status" in changed:
-                await _follow_status(session, ticket_id, case)
-        _remember(link, case, current)
-        return Applied.UPDATED
-
-    async def _create(
-        self,
-        session: AsyncSession,
-        target: SyncTarget,
-        remote_id: str,
-        case: CaseRecord,
-        comments: Sequence[CommentRecord],
-        current: str,
-    ) -> None:
-        assert target.link is not None
-        mappings = target.connection.mappings
-        try:
-            ticket_type_id = uuid.UUID(str(mappings.get("ticket_type") or ""))
-        except ValueError:
-            raise CaseMappingError("The connection's ticket type mapping is not set.") from None
-        agents = [(agent.email, agent.id) for agent in await tickets.assignable_agents(session, target.link.client_id)]
-        ticket = await tickets.create_ticket(
-            session,
-            ACME,
-            tickets.NewTicket(
-                client_id=target.link.client_id,
-                ticket_type_id=ticket_type_id,
-                summary=mapping.summary(case),
-                details=mapping.details(case),
-                site_id=target.link.site_id,
-                priority_id=mapping.priority_for(case.severity, mappings),
-                agent_id=mapping.match_agent(case.assignee, agents),
-                source=TicketSource.ACME,
-                opened_at=case.created_at,
-                external_author=AUTHOR,
-            ),
+            for item in items:
+                result.failed(item, "Acme cases are synced per client link.")
+            return result
+        mirror = TicketMirror(
+            session, target.connection.id, actor_label=ACME.label, comment_type=mapping.COMMENT, aspects=mapping.ASPECTS
         )
-        link = attach(
-            session,
-            connection_id=target.connection.id,
-            remote_type=mapping.CASE,
-            remote_id=remote_id,
-            local_type="ticket",
-            local_id=ticket.id,
-        )
-        _remember(link, case, current)
-        await _import_comments(session, target.connection.id, ticket.id, comments)
-        if mapping.is_closed(case):
-            await _follow_status(session, ticket.id, case)
+        page = await mirror.sort(read_items(items, result, _read), result)
+        if link.settings.get("comments_only"):
+            # Tickets are raised in socdesk for this client: only comments come in.
+            for read in page.fresh:
+                result.done(read.item, Applied.SKIPPED)
+            for changed in page.changed:
+                mirror.update(changed, _image(changed.read.value, target), changed.aspects & {"comments"})
+        else:
+            agents = (
+                [(agent.email, agent.id) for agent in await mirror.lookups.agents_of(link.client_id)]
+                if page.fresh
+                else []
+            )
+
+            def create(read: Read[CaseRead]) -> None:
+                case, _ = read.value
+                place = Placement(
+                    client_id=link.client_id,
+                    ticket_type_id=mapped_ticket_type(target.connection.mappings),
+                    source=TicketSource.ACME,
+                    opened_at=case.created_at,
+                    site_id=link.site_id,
+                )
+                image = _image(read.value, target)
+                mirror.create(read, replace(image, agent_id=mapping.match_agent(case.assignee, agents), new=place))
+
+            each(page.fresh, result, create, lambda read: read.item)
+            for changed in page.changed:
+                mirror.update(changed, _image(changed.read.value, target))
+        await mirror.write(result)
+        return result
 
 
-def _remember(link: ExternalLink, case: CaseRecord, current: str) -> None:
-    mirror.remember(link, current, case.modified_at, case.url)
+CaseRead = tuple[CaseRecord, list[CommentRecord]]
 
 
-async def _import_comments(
-    session: AsyncSession, connection_id: uuid.UUID, ticket_id: uuid.UUID, comments: Sequence[CommentRecord]
-) -> None:
-    remote = (mirror.RemoteComment(comment.id, comment.body, comment.author) for comment in comments)
-    await mirror.import_comments(session, ACME, connection_id, mapping.COMMENT, ticket_id, remote)
+def _read(item: RemoteItem) -> tuple[CaseRead, str]:
+    case = mapping.read_case(item.data["case"])
+    comments = mapping.read_comments(item.data.get("comments") or [])
+    return (case, comments), mapping.case_fingerprint(case, comments)
 
 
-async def _follow_content(session: AsyncSession, ticket_id: uuid.UUID, case: CaseRecord) -> None:
-    await tickets.update_details(
-        session,
-        ACME,
-        ticket_id,
+def _image(value: CaseRead, target: SyncTarget) -> TicketImage:
+    case, comments = value
+    classification, reason = mapping.closure_for(case.classification)
+    return TicketImage(
+        author=AUTHOR,
         summary=mapping.summary(case),
         details=mapping.details(case),
-        external_author=AUTHOR,
-    )
-
-
-async def _follow_status(session: AsyncSession, ticket_id: uuid.UUID, case: CaseRecord) -> None:
-    """Close the ticket when Acme closed the case, reopen it when Acme reopened it."""
-    classification, reason = mapping.closure_for(case.classification)
-    await mirror.follow_closure(
-        session,
-        ACME,
-        ticket_id,
-        closed_remotely=mapping.is_closed(case),
-        closure=mirror.RemoteClosure(
+        priority_id=mapping.priority_for(case.severity, target.connection.mappings),
+        closed=mapping.is_closed(case),
+        closure=RemoteClosure(
             classification.value, reason.value if reason else None, case.closing_note or "Closed in Acme."
         ),
         reopen_note="Reopened in Acme.",
-        author=AUTHOR,
-        what="The case was closed in Acme",
+        closed_what="The case was closed in Acme",
+        comments=[RemoteComment(c.id, c.body, c.author, c.created_at) for c in comments],
+        url=case.url,
+        label=f"Case #{case.number}" if case.number is not None else None,
     )

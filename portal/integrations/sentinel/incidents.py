@@ -1,29 +1,33 @@
-"""Sentinel incidents as socdesk tickets: reading pages of incidents, and applying one to its ticket.
+"""Sentinel incidents as socdesk tickets: reading pages of incidents, and what each means for its ticket.
 
-Applying is idempotent and echo-free, as for every vendor: the incident's lock is taken before
-its link is read, an unchanged fingerprint does nothing, an older read never undoes a newer one,
-comments already known (imported before, or written by socdesk under its outbox idempotency
-key) are not imported again, and every change is made as ``Scope.system("Microsoft Sentinel")``,
-which never queues anything back to Sentinel.
+Applying a page goes through the shared ticket mirror (:mod:`portal.domain.sync.mirror`):
+idempotent, set-based and echo-free, as for every vendor. This module says what an incident
+is in socdesk's terms: text, priority from severity, owner, open status, closure and comments.
 """
 
 from __future__ import annotations
 
-import contextlib
-import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.domain.access import Scope
-from portal.domain.errors import ValidationError
-from portal.domain.sync import mirror
-from portal.domain.sync.links import attach, lock_remote
-from portal.domain.tickets import service as tickets
+from portal.domain.sync.mirror import (
+    Placement,
+    Read,
+    RemoteClosure,
+    RemoteComment,
+    TicketImage,
+    TicketMirror,
+    each,
+    mapped_ticket_type,
+    read_items,
+)
 from portal.domain.tickets.models import TicketSource
-from portal.integrations.base import Applied, ItemProblem, LinkView, RemoteItem, RemotePage, SyncTarget
+from portal.integrations.base import Applied, ItemProblem, LinkView, PageApplied, RemoteItem, RemotePage, SyncTarget
 from portal.integrations.errors import BadPayload, InvalidRequest, NotFound
 from portal.integrations.manifest import table_rows
 from portal.integrations.sentinel import mapping
@@ -109,51 +113,76 @@ class IncidentsHandler:
         except SentinelMappingError as exc:
             raise BadPayload(f"Incident {name}: {exc}") from exc
 
-    async def apply(self, session: AsyncSession, target: SyncTarget, item: RemoteItem) -> Applied:
-        if target.link is None:
-            raise SentinelMappingError("Sentinel incidents are synced per client link.")
-        incident = mapping.read_incident(item.data["incident"])
-        comments = mapping.read_comments(item.data.get("comments") or [])
-        current = mapping.incident_fingerprint(incident, comments)
-        connection_id = target.connection.id
-        link = await lock_remote(session, connection_id, mapping.INCIDENT, item.remote_id)
-        comments_only = bool(target.link.settings.get("comments_only"))
-
+    async def apply_page(self, session: AsyncSession, target: SyncTarget, items: Sequence[RemoteItem]) -> PageApplied:
+        result = PageApplied()
+        link = target.link
         if link is None:
-            if comments_only:
-                return Applied.SKIPPED  # tickets are raised in socdesk for this client; only comments come in
-            await _create(session, target, item.remote_id, incident, comments, current)
-            return Applied.CREATED
-        if (verdict := await mirror.already_applied(session, link, current, incident.modified_at)) is not None:
-            return verdict
-
-        changed = mapping.changed_aspects(link.fingerprint, current)
-        ticket_id = link.local_id
+            for item in items:
+                result.failed(item, "Sentinel incidents are synced per client link.")
+            return result
+        mirror = TicketMirror(
+            session, target.connection.id, actor_label=SENTINEL.label, comment_type=mapping.COMMENT,
+            aspects=mapping.ASPECTS,
+        )  # fmt: skip
+        page = await mirror.sort(read_items(items, result, _read), result)
         mappings = target.connection.mappings
-        if "comments" in changed:
-            await _import_comments(session, connection_id, ticket_id, comments)
-        if not comments_only:
-            if "severity" in changed:
-                priority_id = mapping.priority_for(incident.severity, mappings)
-                if priority_id is not None:
-                    await tickets.change_priority(session, SENTINEL, ticket_id, priority_id)
-            if "content" in changed:
-                await tickets.update_details(
-                    session, SENTINEL, ticket_id, summary=mapping.summary(incident),
-                    details=mapping.details(incident), external_author=mapping.AUTHOR,
-                )  # fmt: skip
-            if "owner" in changed and mappings.get("match_owner", True):
-                await _follow_owner(session, ticket_id, target.link.client_id, incident)
-            if "status" in changed:
-                await _follow_status(session, ticket_id, incident, mappings)
-        mirror.remember(link, current, incident.modified_at, incident.url)
-        return Applied.UPDATED
+        comments_only = bool(link.settings.get("comments_only"))
+        match_owner = bool(mappings.get("match_owner", True))
+        agents = [(a.email, a.display_name, a.id) for a in await mirror.lookups.agents_of(link.client_id)]
+
+        def image(value: IncidentRead) -> TicketImage:
+            incident, comments = value
+            classification, reason = mapping.closure_for(incident)
+            return TicketImage(
+                author=mapping.AUTHOR,
+                summary=mapping.summary(incident),
+                details=mapping.details(incident),
+                priority_id=mapping.priority_for(incident.severity, mappings),
+                agent_id=mapping.owner_match(incident.owner, agents) if match_owner else None,
+                open_status_id=mapping.status_for(incident.status, mappings),
+                closed=mapping.is_closed(incident),
+                closure=RemoteClosure(
+                    classification=classification.value,
+                    reason=reason.value if reason else None,
+                    note=incident.classification_comment or "Closed in Microsoft Sentinel.",
+                ),
+                reopen_note="Reopened in Microsoft Sentinel.",
+                closed_what="The incident was closed in Sentinel",
+                comments=[RemoteComment(c.name, c.message, c.author, c.created_at) for c in comments],
+                url=incident.url,
+                label=f"Incident {incident.number}" if incident.number is not None else None,
+            )
+
+        def create(read: Read[IncidentRead]) -> None:
+            incident, _ = read.value
+            place = Placement(
+                client_id=link.client_id,
+                ticket_type_id=mapped_ticket_type(mappings),
+                source=TicketSource.SENTINEL,
+                opened_at=incident.created_at,
+                site_id=link.site_id,
+                custom_fields=_custom_fields(incident, mappings),
+            )
+            mirror.create(read, replace(image(read.value), new=place))
+
+        if comments_only:
+            for read in page.fresh:
+                result.done(read.item, Applied.SKIPPED)  # tickets are raised in socdesk; only comments come in
+        else:
+            each(page.fresh, result, create, lambda read: read.item)
+        for changed in page.changed:
+            mirror.update(changed, image(changed.read.value), changed.aspects & {"comments"} if comments_only else None)
+        await mirror.write(result)
+        return result
 
 
-async def _agents(session: AsyncSession, client_id: uuid.UUID) -> list[tuple[str, str, uuid.UUID]]:
-    return [
-        (agent.email, agent.display_name, agent.id) for agent in await tickets.assignable_agents(session, client_id)
-    ]
+IncidentRead = tuple[IncidentRecord, list[CommentRecord]]
+
+
+def _read(item: RemoteItem) -> tuple[IncidentRead, str]:
+    incident = mapping.read_incident(item.data["incident"])
+    comments = mapping.read_comments(item.data.get("comments") or [])
+    return (incident, comments), mapping.incident_fingerprint(incident, comments)
 
 
 def _custom_fields(incident: IncidentRecord, mappings: Mapping[str, Any]) -> dict[str, str]:
@@ -163,96 +192,3 @@ def _custom_fields(incident: IncidentRecord, mappings: Mapping[str, Any]) -> dic
         if value not in (None, "") and row.get("field"):
             values[row["field"]] = value
     return values
-
-
-async def _create(
-    session: AsyncSession,
-    target: SyncTarget,
-    remote_id: str,
-    incident: IncidentRecord,
-    comments: Sequence[CommentRecord],
-    current: str,
-) -> None:
-    assert target.link is not None
-    mappings = target.connection.mappings
-    try:
-        ticket_type_id = uuid.UUID(str(mappings.get("ticket_type") or ""))
-    except ValueError:
-        raise SentinelMappingError("The connection's ticket type mapping is not set.") from None
-    agent_id = None
-    if mappings.get("match_owner", True):
-        agent_id = mapping.owner_match(incident.owner, await _agents(session, target.link.client_id))
-    ticket = await tickets.create_ticket(
-        session,
-        SENTINEL,
-        tickets.NewTicket(
-            client_id=target.link.client_id,
-            ticket_type_id=ticket_type_id,
-            summary=mapping.summary(incident),
-            details=mapping.details(incident),
-            site_id=target.link.site_id,
-            priority_id=mapping.priority_for(incident.severity, mappings),
-            status_id=None if mapping.is_closed(incident) else mapping.status_for(incident.status, mappings),
-            agent_id=agent_id,
-            source=TicketSource.SENTINEL,
-            custom_fields=_custom_fields(incident, mappings),
-            opened_at=incident.created_at,
-            external_author=mapping.AUTHOR,
-        ),
-    )
-    link = attach(
-        session,
-        connection_id=target.connection.id,
-        remote_type=mapping.INCIDENT,
-        remote_id=remote_id,
-        local_type="ticket",
-        local_id=ticket.id,
-    )
-    mirror.remember(link, current, incident.modified_at, incident.url)
-    await _import_comments(session, target.connection.id, ticket.id, comments)
-    if mapping.is_closed(incident):
-        await _follow_status(session, ticket.id, incident, mappings)
-
-
-async def _follow_owner(
-    session: AsyncSession, ticket_id: uuid.UUID, client_id: uuid.UUID, incident: IncidentRecord
-) -> None:
-    agent_id = mapping.owner_match(incident.owner, await _agents(session, client_id))
-    if agent_id is not None:
-        # The owner may not work this client in socdesk: then the ticket keeps its agent.
-        with contextlib.suppress(ValidationError):
-            await tickets.assign(session, SENTINEL, ticket_id, agent_id)
-
-
-async def _follow_status(
-    session: AsyncSession, ticket_id: uuid.UUID, incident: IncidentRecord, mappings: Mapping[str, Any]
-) -> None:
-    """Close the ticket when Sentinel closed the incident, reopen it when Sentinel reopened it;
-    an open incident's status (New, Active) picks the mapped open status."""
-    classification, reason = mapping.closure_for(incident)
-    closed = await mirror.follow_closure(
-        session,
-        SENTINEL,
-        ticket_id,
-        closed_remotely=mapping.is_closed(incident),
-        closure=mirror.RemoteClosure(
-            classification=classification.value,
-            reason=reason.value if reason else None,
-            note=incident.classification_comment or "Closed in Microsoft Sentinel.",
-        ),
-        reopen_note="Reopened in Microsoft Sentinel.",
-        author=mapping.AUTHOR,
-        what="The incident was closed in Sentinel",
-    )
-    status_id = mapping.status_for(incident.status, mappings)
-    if closed is False and status_id is not None:
-        # A mapping to a closed status, or to one that went away: the ticket keeps its status.
-        with contextlib.suppress(ValidationError):
-            await tickets.change_status(session, SENTINEL, ticket_id, status_id)
-
-
-async def _import_comments(
-    session: AsyncSession, connection_id: uuid.UUID, ticket_id: uuid.UUID, comments: Sequence[CommentRecord]
-) -> None:
-    remote = [mirror.RemoteComment(remote_id=c.name, body=c.message, author=c.author) for c in comments]
-    await mirror.import_comments(session, SENTINEL, connection_id, mapping.COMMENT, ticket_id, remote)

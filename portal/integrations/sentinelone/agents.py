@@ -15,21 +15,24 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.db.base import utcnow
 from portal.domain.access import Scope
 from portal.domain.assets import service as assets
+from portal.domain.assets.batch import AssetBatch, AssetState
 from portal.domain.assets.models import Asset, AssetStatus, AssetType
-from portal.domain.clients.models import Site
 from portal.domain.links.models import ExternalLink
-from portal.domain.sync.links import attach, fingerprint, lock_remote
+from portal.domain.lookups import PageLookups
+from portal.domain.sync.links import fingerprint
+from portal.domain.sync.mirror import problem_text
 from portal.domain.sync.models import SyncRun, SyncTrigger
-from portal.integrations.base import Applied, ItemProblem, RemoteItem, RemotePage, SyncTarget
+from portal.integrations.base import Applied, ItemProblem, PageApplied, RemoteItem, RemotePage, SyncTarget
 from portal.integrations.errors import BadPayload
 from portal.integrations.manifest import table_rows
 from portal.integrations.sentinelone.client import SentinelOneApi
@@ -102,27 +105,39 @@ async def _group_for_new_types(session: AsyncSession, mappings: Mapping[str, Any
     return group
 
 
-async def _named(session: AsyncSession, name: str | None, mappings: Mapping[str, Any]) -> uuid.UUID | None:
+async def _named(
+    session: AsyncSession, name: str | None, mappings: Mapping[str, Any], known: dict[str, uuid.UUID]
+) -> uuid.UUID | None:
     if not name:
         return None
-    group = await _group_for_new_types(session, mappings)
-    found = await assets.asset_type_named(session, name, create_in_group=group)
-    return found.id if found else None
+    if name not in known:
+        group = await _group_for_new_types(session, mappings)
+        found = await assets.asset_type_named(session, name, create_in_group=group)
+        if found is None:
+            return None
+        known[name] = found.id
+    return known[name]
 
 
-async def asset_type_for(session: AsyncSession, agent: Agent, mappings: Mapping[str, Any]) -> uuid.UUID:
-    """A new asset's type: one for all, the one a field names (created when missing), or the first rule that matches."""
+async def asset_type_for(
+    session: AsyncSession, agent: Agent, mappings: Mapping[str, Any], known: dict[str, uuid.UUID]
+) -> uuid.UUID:
+    """A new asset's type: one for all, the one a field names (created when missing), or the first rule
+    that matches. ``known`` keeps the types found by name for the rest of the page."""
     method = mappings.get("type_method") or "same"
     chosen: uuid.UUID | None = None
     if method == "field":
-        chosen = await _named(session, _shown(lookup(agent.raw, str(mappings.get("type_field") or ""))), mappings)
+        type_name = _shown(lookup(agent.raw, str(mappings.get("type_field") or "")))
+        chosen = await _named(session, type_name, mappings, known)
     elif method == "rules":
         for row in table_rows(_field("type_rules"), mappings):
             actual = _shown(lookup(agent.raw, row["field"]))
             if not _matches(row["operator"], actual, row["value"]):
                 continue
             chosen = (
-                await _named(session, actual, mappings) if row["operator"] == "names_type" else _uuid(row["asset_type"])
+                await _named(session, actual, mappings, known)
+                if row["operator"] == "names_type"
+                else _uuid(row["asset_type"])
             )
             if chosen is not None:
                 break
@@ -132,26 +147,11 @@ async def asset_type_for(session: AsyncSession, agent: Agent, mappings: Mapping[
     return chosen
 
 
-async def _matched(
-    session: AsyncSession, field: str, value: str | None, destination: Destination | None
-) -> Asset | None:
-    if not value or field not in CORE_FIELDS:
-        return None
-    column = getattr(Asset, field)
-    statement = select(Asset).where(column == value)
-    if destination is not None:
-        statement = statement.order_by((Asset.client_id == destination.client_id).desc())
-    return await session.scalar(statement.order_by(Asset.created_at).limit(1))
-
-
-async def _site_for(session: AsyncSession, asset: Asset, destination: Destination | None, keep: bool) -> uuid.UUID:
+def _site_for(asset: AssetState, destination: Destination | None, keep: bool, main_site: uuid.UUID | None) -> uuid.UUID:
     """An existing asset's site: the routed one, unless kept (or routed to another client)."""
     if keep or destination is None or destination.client_id != asset.client_id:
         return asset.site_id
-    if destination.site_id is not None:
-        return destination.site_id
-    main = await session.scalar(select(Site.id).where(Site.client_id == asset.client_id, Site.is_main.is_(True)))
-    return main or asset.site_id
+    return destination.site_id or main_site or asset.site_id
 
 
 async def _deactivating(session: AsyncSession, target: SyncTarget) -> SyncRun | None:
@@ -162,12 +162,49 @@ async def _deactivating(session: AsyncSession, target: SyncTarget) -> SyncRun | 
     return run if run is not None and run.trigger == SyncTrigger.SCHEDULE.value else None
 
 
-async def _retire(session: AsyncSession, target: SyncTarget, agent: Agent, asset: Asset) -> bool:
-    """Deactivate the asset of a decommissioned or uninstalled endpoint (when this run may); True if it did."""
-    if not agent.retired or asset.status != AssetStatus.ACTIVE.value or await _deactivating(session, target) is None:
-        return False
-    await assets.set_asset_status(session, SENTINELONE, asset.id, AssetStatus.INACTIVE.value)
-    return True
+@dataclass
+class _Endpoint:
+    item: RemoteItem
+    agent: Agent
+    destination: Destination | None
+    core: dict[str, str | None]
+    custom: dict[str, str]
+    fingerprint: str
+    link: ExternalLink | None = None
+    asset: AssetState | None = None
+
+
+class _Matcher:
+    """Existing assets by the matching field, for every unlinked endpoint of the page at once.
+
+    The oldest asset with the value wins, the routed client's first; assets this page creates join
+    the pool, so a second endpoint with the same value finds the first one's asset, as it would
+    applying one endpoint at a time.
+    """
+
+    def __init__(self, field: str) -> None:
+        self.field = field if field in CORE_FIELDS else ""
+        self.pool: dict[str, list[AssetState]] = {}
+
+    async def load(self, batch: AssetBatch, values: set[str]) -> None:
+        if not self.field or not values:
+            return
+        column = getattr(Asset, self.field)
+        ids = (await batch.session.scalars(select(Asset.id).where(column.in_(values)).order_by(Asset.created_at))).all()
+        for asset in (await batch.load(ids)).values():
+            self.add(asset)
+
+    def add(self, asset: AssetState) -> None:
+        value = getattr(asset, self.field, None) if self.field else None
+        if value:
+            self.pool.setdefault(value, []).append(asset)
+
+    def find(self, value: str | None, destination: Destination | None) -> AssetState | None:
+        candidates = self.pool.get(value or "", [])
+        if destination is not None:
+            preferred = [asset for asset in candidates if asset.client_id == destination.client_id]
+            candidates = preferred or candidates
+        return candidates[0] if candidates else None
 
 
 class AgentsHandler:
@@ -202,80 +239,128 @@ class AgentsHandler:
             raise BadPayload(f"Endpoint {remote_id}: {exc}") from exc
         return RemoteItem(AGENT, agent.id, agent.updated_at, {"agent": dict(raw)})
 
-    async def apply(self, session: AsyncSession, target: SyncTarget, item: RemoteItem) -> Applied:
-        if item.remote_type == SWEEP:
-            return await self._sweep(session, target)
-        agent = read_agent(item.data["agent"])
-        mappings = target.connection.mappings
-        connection_id = target.connection.id
-        link = await lock_remote(session, connection_id, AGENT, agent.id)
-        if link is not None:
-            link.updated_at = utcnow()  # seen in this run: the deletion sweep leaves it alone
-        destination = (await load_router(session, target.connection)).route(agent.site_id, agent.account_id)
-        core, custom = asset_values(agent, mappings)
+    async def apply_page(self, session: AsyncSession, target: SyncTarget, items: Sequence[RemoteItem]) -> PageApplied:
+        result = PageApplied()
+        connection = target.connection
+        mappings = connection.mappings
+        router = await load_router(session, connection)
         keep = bool(mappings.get("keep_asset_site"))
-        current = fingerprint({"core": core, "custom": custom, "to": str(destination), "keep": keep})
-        asset = await session.get(Asset, link.local_id) if link is not None and link.local_type == "asset" else None
-        if asset is not None and link is not None and link.fingerprint == current:
-            return Applied.UPDATED if await _retire(session, target, agent, asset) else Applied.UNCHANGED
-        match_field = str(mappings.get("asset_match_field") or "device_uuid")
-        if asset is None:
-            asset = await _matched(session, match_field, core.get(match_field), destination)
-        if asset is None:
-            if mappings.get("dont_create_assets"):
-                return Applied.SKIPPED
-            if destination is None:
-                raise RecordError(
-                    f"Endpoint {agent.computer_name} is on SentinelOne site {agent.site_name or '?'} "
-                    f"({agent.site_id or 'no id'}), which no client link covers, and no default site is set."
-                )
-            if not destination.enabled:
-                return Applied.SKIPPED
-            asset = await assets.create_asset(
-                session,
-                SENTINELONE,
-                destination.client_id,
-                site_id=destination.site_id,
-                asset_type_id=await asset_type_for(session, agent, mappings),
-                name=core["name"] or agent.computer_name,
-                hostname=core["hostname"],
-                serial=core["serial"],
-                device_uuid=core["device_uuid"],
-                status=str(mappings.get("new_asset_status") or AssetStatus.ACTIVE.value),
-                fields=custom,
-            )
-            outcome = Applied.CREATED
-        else:
-            await assets.update_asset(
-                session,
-                SENTINELONE,
-                asset.id,
-                site_id=await _site_for(session, asset, destination, keep),
-                asset_type_id=asset.asset_type_id,
-                name=core["name"] or asset.name,
-                hostname=core["hostname"] or asset.hostname,
-                serial=core["serial"] or asset.serial,
-                device_uuid=core["device_uuid"] or asset.device_uuid,
-            )
-            await assets.set_imported_fields(session, SENTINELONE, asset.id, custom)
-            outcome = Applied.UPDATED
-        if link is None or link.local_type != "asset" or link.local_id != asset.id:
-            if link is not None:
-                await session.delete(link)  # its asset is gone: the endpoint now belongs to this one
-                await session.flush()
-            link = attach(
-                session, connection_id=connection_id, remote_type=AGENT, remote_id=agent.id,
-                local_type="asset", local_id=asset.id,
-            )  # fmt: skip
-        link.fingerprint = current
-        link.remote_modified_at = agent.updated_at
-        await _retire(session, target, agent, asset)
-        return outcome
+        endpoints: list[_Endpoint] = []
+        sweeps: list[RemoteItem] = []
+        for item in items:
+            if item.remote_type == SWEEP:
+                sweeps.append(item)
+                continue
+            try:
+                agent = read_agent(item.data["agent"])
+            except (RecordError, KeyError) as exc:
+                result.failed(item, str(exc))
+                continue
+            destination = router.route(agent.site_id, agent.account_id)
+            core, custom = asset_values(agent, mappings)
+            current = fingerprint({"core": core, "custom": custom, "to": str(destination), "keep": keep})
+            endpoints.append(_Endpoint(item, agent, destination, core, custom, current))
 
-    async def _sweep(self, session: AsyncSession, target: SyncTarget) -> Applied:
-        """Deactivate assets whose endpoint this run did not see (scheduled, complete runs only)."""
+        lookups = PageLookups(session)
+        batch = AssetBatch(session, lookups, actor_label=SENTINELONE.label)
+        links = await _links(session, connection.id, [e.agent.id for e in endpoints])
+        if links:
+            # Seen in this run: the deletion sweep leaves these alone (one statement for the page).
+            await session.execute(
+                update(ExternalLink)
+                .where(ExternalLink.id.in_([link.id for link in links.values()]))
+                .values(updated_at=utcnow())
+            )
+        linked_assets = await batch.load(link.local_id for link in links.values() if link.local_type == "asset")
         run = await _deactivating(session, target)
-        if run is None or run.failed:
+        for endpoint in endpoints:
+            endpoint.link = links.get(endpoint.agent.id)
+            if endpoint.link is not None and endpoint.link.local_type == "asset":
+                endpoint.asset = linked_assets.get(endpoint.link.local_id)
+        matcher = _Matcher(str(mappings.get("asset_match_field") or "device_uuid"))
+        await matcher.load(batch, {v for e in endpoints if e.asset is None and (v := e.core.get(matcher.field or "-"))})
+        candidates = [e.asset for e in endpoints if e.asset is not None] + [a for p in matcher.pool.values() for a in p]
+        main_sites = await lookups.main_sites({asset.client_id for asset in candidates})
+        types: dict[str, uuid.UUID] = {}
+        relinks: list[tuple[_Endpoint, AssetState]] = []
+        remembered: list[_Endpoint] = []
+        for endpoint in endpoints:
+            item, agent, asset = endpoint.item, endpoint.agent, endpoint.asset
+            if asset is not None and endpoint.link is not None and endpoint.link.fingerprint == endpoint.fingerprint:
+                retired = _retire(batch, run, agent, asset)
+                result.done(item, Applied.UPDATED if retired else Applied.UNCHANGED)
+                continue
+            if asset is None:
+                asset = matcher.find(endpoint.core.get(matcher.field or "-"), endpoint.destination)
+            if asset is None:
+                if mappings.get("dont_create_assets"):
+                    result.done(item, Applied.SKIPPED)
+                    continue
+                destination = endpoint.destination
+                if destination is None:
+                    result.failed(
+                        item,
+                        f"Endpoint {agent.computer_name} is on SentinelOne site {agent.site_name or '?'} "
+                        f"({agent.site_id or 'no id'}), which no client link covers, and no default site is set.",
+                    )
+                    continue
+                if not destination.enabled:
+                    result.done(item, Applied.SKIPPED)
+                    continue
+                try:
+                    type_id = await asset_type_for(session, agent, mappings, types)
+                except RecordError as exc:
+                    result.failed(item, str(exc))
+                    continue
+                batch.type_created(type_id)
+                made = await batch.create(
+                    destination.client_id, site_id=destination.site_id, asset_type_id=type_id,
+                    name=endpoint.core["name"] or agent.computer_name, hostname=endpoint.core["hostname"],
+                    serial=endpoint.core["serial"], device_uuid=endpoint.core["device_uuid"],
+                    status=str(mappings.get("new_asset_status") or AssetStatus.ACTIVE.value), imported=endpoint.custom,
+                )  # fmt: skip
+                if isinstance(made, dict):
+                    result.failed(item, problem_text(made))
+                    continue
+                asset, outcome = made, Applied.CREATED
+                matcher.add(asset)
+            else:
+                core = endpoint.core
+                errors = await batch.update(
+                    asset,
+                    site_id=_site_for(asset, endpoint.destination, keep, main_sites.get(asset.client_id)),
+                    name=core["name"] or asset.name, hostname=core["hostname"] or asset.hostname,
+                    serial=core["serial"] or asset.serial, device_uuid=core["device_uuid"] or asset.device_uuid,
+                    imported=endpoint.custom,
+                )  # fmt: skip
+                if errors:
+                    result.failed(item, problem_text(errors))
+                    continue
+                outcome = Applied.UPDATED
+            link = endpoint.link
+            if link is None or link.local_type != "asset" or link.local_id != asset.id:
+                relinks.append((endpoint, asset))
+            else:
+                remembered.append(endpoint)
+            _retire(batch, run, agent, asset)
+            result.done(item, outcome)
+        await batch.write()
+        await _relink(session, connection.id, relinks)
+        if remembered:
+            await session.execute(
+                update(ExternalLink),
+                [{"id": e.link.id, "fingerprint": e.fingerprint, "remote_modified_at": e.agent.updated_at}
+                 for e in remembered if e.link is not None],
+            )  # fmt: skip
+        for sweep in sweeps:
+            result.done(sweep, await self._sweep(session, target, run, result))
+        return result
+
+    async def _sweep(
+        self, session: AsyncSession, target: SyncTarget, run: SyncRun | None, page: PageApplied
+    ) -> Applied:
+        """Deactivate assets whose endpoint this run did not see (scheduled, complete runs only)."""
+        if run is None or run.failed or page.problems:
             return Applied.SKIPPED  # a partial view of SentinelOne must not deactivate anything
         stale: Sequence[uuid.UUID] = (
             await session.scalars(
@@ -290,6 +375,55 @@ class AgentsHandler:
                 )
             )
         ).all()
-        for asset_id in stale:
-            await assets.set_asset_status(session, SENTINELONE, asset_id, AssetStatus.INACTIVE.value)
-        return Applied.UPDATED if stale else Applied.SKIPPED
+        if not stale:
+            return Applied.SKIPPED
+        batch = AssetBatch(session, PageLookups(session), actor_label=SENTINELONE.label)
+        for asset in (await batch.load(stale)).values():
+            batch.set_status(asset, AssetStatus.INACTIVE.value)
+        await batch.write()
+        return Applied.UPDATED
+
+
+def _retire(batch: AssetBatch, run: SyncRun | None, agent: Agent, asset: AssetState) -> bool:
+    """Deactivate the asset of a decommissioned or uninstalled endpoint (when this run may); True if it did."""
+    if not agent.retired or asset.status != AssetStatus.ACTIVE.value or run is None:
+        return False
+    return batch.set_status(asset, AssetStatus.INACTIVE.value)
+
+
+async def _links(session: AsyncSession, connection_id: uuid.UUID, agent_ids: Sequence[str]) -> dict[str, ExternalLink]:
+    if not agent_ids:
+        return {}
+    rows = await session.scalars(
+        select(ExternalLink).where(
+            ExternalLink.connection_id == connection_id,
+            ExternalLink.remote_type == AGENT,
+            ExternalLink.remote_id.in_(agent_ids),
+        )
+    )
+    return {link.remote_id: link for link in rows}
+
+
+async def _relink(
+    session: AsyncSession, connection_id: uuid.UUID, relinks: Sequence[tuple[_Endpoint, AssetState]]
+) -> None:
+    """Link endpoints to their (new or matched) assets; a link to an asset that is gone is replaced."""
+    if not relinks:
+        return
+    stale = [endpoint.link.id for endpoint, _ in relinks if endpoint.link is not None]
+    if stale:
+        await session.execute(delete(ExternalLink).where(ExternalLink.id.in_(stale)))
+    now = utcnow()
+    await session.execute(
+        insert(ExternalLink),
+        [
+            {
+                "id": uuid.uuid4(), "connection_id": connection_id, "remote_type": AGENT,
+                "remote_id": endpoint.agent.id, "local_type": "asset", "local_id": asset.id,
+                "fingerprint": endpoint.fingerprint, "remote_modified_at": endpoint.agent.updated_at,
+                "remote_label": endpoint.agent.computer_name[:255], "origin": "remote",
+                "created_at": now, "updated_at": now,
+            }
+            for endpoint, asset in relinks
+        ],
+    )  # fmt: skip

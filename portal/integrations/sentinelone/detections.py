@@ -1,7 +1,7 @@
 """SentinelOne threats and cloud-detection alerts as socdesk tickets.
 
-One ticket per threat or alert: the record's lock is taken before its link is read, so repeated
-or concurrent imports find the ticket the first one made. A new one lands where the client
+One ticket per threat or alert, through the shared ticket mirror (set-based, idempotent,
+echo-free: :mod:`portal.domain.sync.mirror`). A new one lands where the client
 links route it (the default site, flagged, when no link covers its site), with the connection's
 ticket type and user, a priority whose name matches its severity (else the type's default) and
 the asset of its endpoint. Later reads refresh the ticket's text, priority and open/closed
@@ -17,7 +17,7 @@ import json
 import re
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,12 +27,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from portal.domain.access import Scope
 from portal.domain.assets.models import Asset
 from portal.domain.links.models import ExternalLink
-from portal.domain.sync import mirror
-from portal.domain.sync.links import aspect_fingerprint, attach, changed_aspects, lock_remote
-from portal.domain.tickets import service as tickets
+from portal.domain.sync.links import aspect_fingerprint
+from portal.domain.sync.mirror import (
+    Placement,
+    Read,
+    RemoteClosure,
+    RemoteComment,
+    TicketImage,
+    TicketMirror,
+    each,
+    mapped_ticket_type,
+    read_items,
+)
 from portal.domain.tickets.classification import ALLOWED_REASONS, Classification
 from portal.domain.tickets.models import Priority, TicketSource
-from portal.integrations.base import Applied, ItemProblem, RemoteItem, RemotePage, SyncTarget
+from portal.integrations.base import Applied, ItemProblem, PageApplied, RemoteItem, RemotePage, SyncTarget
 from portal.integrations.errors import BadPayload, NotFound
 from portal.integrations.sentinelone import records
 from portal.integrations.sentinelone.client import Page, SentinelOneApi
@@ -43,7 +52,7 @@ from portal.integrations.sentinelone.routing import Destination, load_router
 SENTINELONE = Scope.system("SentinelOne")
 AUTHOR = "SentinelOne"
 MAX_SUMMARY = 500
-ASPECTS = ("content", "severity", "status", "notes")  # the order detection_fingerprint hashes them in
+ASPECTS = ("content", "severity", "status", "comments")  # the order detection_fingerprint hashes them in
 UNMAPPED_PREFIX = "[Unmapped site] "
 
 
@@ -169,97 +178,116 @@ class DetectionHandler:
         except RecordError as exc:
             raise BadPayload(f"{self.kind.capitalize()} {remote_id}: {exc}") from exc
 
-    async def apply(self, session: AsyncSession, target: SyncTarget, item: RemoteItem) -> Applied:
+    async def apply_page(self, session: AsyncSession, target: SyncTarget, items: Sequence[RemoteItem]) -> PageApplied:
+        result = PageApplied()
+        connection = target.connection
+        mirror = TicketMirror(
+            session, connection.id, actor_label=SENTINELONE.label, comment_type=records.THREAT_NOTE, aspects=ASPECTS
+        )
+        page = await mirror.sort(read_items(items, result, lambda item: self._read(item)), result)
+        priorities = await mirror.lookups.priorities()
+        for changed in page.changed:
+            mirror.update(changed, image(changed.read.value, connection.mappings, priorities, None))
+        opened = []
+        for read in page.fresh:
+            detection, _ = read.value
+            if detection.is_open:
+                opened.append(read)
+            else:
+                result.done(read.item, Applied.SKIPPED)  # resolved before socdesk ever saw it: nothing to work on
+        if opened:
+            router = await load_router(session, connection)
+            routed: list[tuple[Read[DetectionRead], Destination]] = []
+            for read in opened:
+                detection, _ = read.value
+                destination = router.route(detection.site_id, detection.account_id)
+                if destination is None:
+                    result.failed(
+                        read.item,
+                        f"The {detection.label} is on SentinelOne site {detection.site_name or '?'} "
+                        f"({detection.site_id or 'no id'}), which no client link covers, and no default site is set: "
+                        "map it on the Customers tab or choose a default site in the mappings.",
+                    )
+                elif not destination.enabled:
+                    result.done(read.item, Applied.SKIPPED)  # that client's link is switched off
+                else:
+                    routed.append((read, destination))
+            assets = await assets_for(
+                session, connection.id, [(destination.client_id, read.value[0]) for read, destination in routed]
+            )
+            default_user = _uuid(connection.mappings.get("default_user"))
+            agent = await mirror.lookups.agent(default_user) if default_user else None
+
+            def create(pair: tuple[Read[DetectionRead], Destination]) -> None:
+                read, destination = pair
+                detection, _ = read.value
+                place = Placement(
+                    client_id=destination.client_id,
+                    ticket_type_id=mapped_ticket_type(connection.mappings),
+                    source=TicketSource.SENTINELONE,
+                    opened_at=detection.created_at,
+                    site_id=destination.site_id,
+                    asset_id=assets.get((destination.client_id, detection.id)),
+                )
+                # The default user when they work this client, else unassigned (not refused).
+                owner = agent.id if agent is not None and agent.works(destination.client_id) else None
+                mirror.create(
+                    read,
+                    replace(image(read.value, connection.mappings, priorities, destination), agent_id=owner, new=place),
+                )
+
+            each(routed, result, create, lambda pair: pair[0].item)
+        await mirror.write(result)
+        return result
+
+    def _read(self, item: RemoteItem) -> tuple[DetectionRead, str]:
         detection = read(self.kind, item.data)
         notes = notes_of(item.data)
-        connection = target.connection
-        link = await lock_remote(session, connection.id, self.kind, detection.id)
-        current = detection_fingerprint(detection, notes)
-        if link is None:
-            if not detection.is_open:
-                return Applied.SKIPPED  # resolved before socdesk ever saw it: nothing to work on
-            router = await load_router(session, connection)
-            destination = router.route(detection.site_id, detection.account_id)
-            if destination is None:
-                raise RecordError(
-                    f"The {detection.label} is on SentinelOne site {detection.site_name or '?'} "
-                    f"({detection.site_id or 'no id'}), which no client link covers, and no default site is set: "
-                    "map it on the Customers tab or choose a default site in the mappings."
-                )
-            if not destination.enabled:
-                return Applied.SKIPPED  # that client's link is switched off
-            ticket_id = await self._create(session, target, detection, destination, current)
-            await import_notes(session, connection.id, ticket_id, notes)
-            return Applied.CREATED
-        if (verdict := await mirror.already_applied(session, link, current, detection.updated_at)) is not None:
-            return verdict
-        changed = changed_aspects(link.fingerprint, current, ASPECTS)
-        if "content" in changed:
-            await tickets.update_details(
-                session, SENTINELONE, link.local_id, details=details(detection, None), external_author=AUTHOR
-            )
-        if "severity" in changed:
-            priority_id = await priority_for(session, detection.severity)
-            if priority_id is not None:
-                await tickets.change_priority(session, SENTINELONE, link.local_id, priority_id)
-        if "notes" in changed:
-            await import_notes(session, connection.id, link.local_id, notes)
-        if "status" in changed:
-            await follow_status(session, link.local_id, detection, connection.mappings)
-        mirror.remember(link, current, detection.updated_at)
-        return Applied.UPDATED
+        return (detection, notes), detection_fingerprint(detection, notes)
 
-    async def _create(
-        self,
-        session: AsyncSession,
-        target: SyncTarget,
-        detection: Detection,
-        destination: Destination,
-        current: str,
-    ) -> uuid.UUID:
-        mappings = target.connection.mappings
-        try:
-            ticket_type_id = uuid.UUID(str(mappings.get("ticket_type") or ""))
-        except ValueError:
-            raise RecordError("The connection's ticket type mapping is not set.") from None
-        summary = (UNMAPPED_PREFIX if not destination.mapped else "") + detection.title
-        ticket = await tickets.create_ticket(
-            session,
-            SENTINELONE,
-            tickets.NewTicket(
-                client_id=destination.client_id,
-                ticket_type_id=ticket_type_id,
-                summary=summary[:MAX_SUMMARY],
-                details=details(detection, destination),
-                site_id=destination.site_id,
-                asset_id=await asset_for(session, target.connection.id, destination.client_id, detection),
-                priority_id=await priority_for(session, detection.severity),
-                agent_id=await _default_user(session, mappings, destination.client_id),
-                source=TicketSource.SENTINELONE,
-                opened_at=detection.created_at,
-                external_author=AUTHOR,
-            ),
-        )
-        link = attach(
-            session,
-            connection_id=target.connection.id,
-            remote_type=self.kind,
-            remote_id=detection.id,
-            local_type="ticket",
-            local_id=ticket.id,
-        )
-        mirror.remember(link, current, detection.updated_at)
-        if not destination.mapped:
-            await tickets.add_note(
-                session,
-                SENTINELONE,
-                ticket.id,
-                f"Flagged: SentinelOne site {detection.site_name or '?'} ({detection.site_id or 'no id'}) is not "
-                "mapped to a client, so this ticket was filed under the connection's default site. Map the site "
-                "on the connection's Customers tab and move the ticket if it belongs elsewhere.",
-                external_author=AUTHOR,
-            )
-        return ticket.id
+
+DetectionRead = tuple[Detection, list[records.Note]]
+
+
+def image(
+    value: DetectionRead, mappings: Mapping[str, Any], priorities: Sequence[Priority], destination: Destination | None
+) -> TicketImage:
+    """What a threat or alert means for its ticket; ``destination`` when it is being created."""
+    detection, notes = value
+    unmapped = destination is not None and not destination.mapped
+    classification = closure_for(detection.verdict, mappings)
+    reasons = ALLOWED_REASONS[classification]
+    return TicketImage(
+        author=AUTHOR,
+        summary=((UNMAPPED_PREFIX if unmapped else "") + detection.title)[:MAX_SUMMARY],
+        details=details(detection, destination),
+        retitle=False,  # the summary may carry the unmapped-site flag staff act on: a later read keeps it
+        priority_id=priority_named(priorities, detection.severity),
+        closed=not detection.is_open,
+        closure=RemoteClosure(
+            classification=classification.value,
+            reason=reasons[0].value if reasons else None,
+            note=f"Resolved in SentinelOne (analyst verdict: {detection.verdict.replace('_', ' ')}).",
+        ),
+        reopen_note="Reopened in SentinelOne.",
+        closed_what=f"The {detection.label} was resolved in SentinelOne",
+        # socdesk's own are marked: even one whose delivery was never recorded is not imported back.
+        comments=[
+            RemoteComment(note.id, note.text, note.creator, note.created_at)
+            for note in notes
+            if not note.written_by_socdesk
+        ],
+        label=detection.title if detection.kind == THREAT else f"Alert {detection.id}",
+        notes_on_create=[_unmapped_note(detection)] if unmapped else (),
+    )
+
+
+def _unmapped_note(detection: Detection) -> str:
+    return (
+        f"Flagged: SentinelOne site {detection.site_name or '?'} ({detection.site_id or 'no id'}) is not "
+        "mapped to a client, so this ticket was filed under the connection's default site. Map the site "
+        "on the connection's Customers tab and move the ticket if it belongs elsewhere."
+    )
 
 
 # ---------------------------------------------------------------- mapping
@@ -280,23 +308,8 @@ def detection_fingerprint(detection: Detection, notes: Sequence[records.Note]) -
             "content": [detection.title, list(detection.facts)],
             "severity": [detection.severity],
             "status": [detection.status, detection.verdict],
-            "notes": [[note.id, note.text] for note in notes],
+            "comments": [[note.id, note.text] for note in notes],
         }
-    )
-
-
-async def import_notes(
-    session: AsyncSession, connection_id: uuid.UUID, ticket_id: uuid.UUID, notes: Sequence[records.Note]
-) -> None:
-    """SentinelOne's notes as ticket notes: each once, and never socdesk's own coming back."""
-    await mirror.import_comments(
-        session,
-        SENTINELONE,
-        connection_id,
-        records.THREAT_NOTE,
-        ticket_id,
-        # socdesk's own are marked: even one whose delivery was never recorded is not imported back.
-        [mirror.RemoteComment(note.id, note.text, note.creator) for note in notes if not note.written_by_socdesk],
     )
 
 
@@ -304,50 +317,53 @@ def _words(name: str) -> set[str]:
     return set(re.findall(r"[a-z0-9]+", name.casefold()))
 
 
-async def priority_for(session: AsyncSession, severity: str | None) -> uuid.UUID | None:
+def priority_named(priorities: Sequence[Priority], severity: str | None) -> uuid.UUID | None:
     """The priority named like the severity ("High", or "P2 - High"); None: the ticket type's default."""
     if not severity:
         return None
     wanted = severity.strip().casefold()
-    priorities = (await session.scalars(select(Priority).order_by(Priority.rank))).all()
     exact = next((priority.id for priority in priorities if priority.name.strip().casefold() == wanted), None)
     if exact is not None:
         return exact
     return next((priority.id for priority in priorities if wanted in _words(priority.name)), None)
 
 
-async def asset_for(
-    session: AsyncSession, connection_id: uuid.UUID, client_id: uuid.UUID, detection: Detection
-) -> uuid.UUID | None:
-    """The asset of the record's endpoint in that client: the one imported from it, else by agent UUID."""
-    if detection.agent_id:
-        linked = await session.scalar(
-            select(Asset.id)
+async def assets_for(
+    session: AsyncSession, connection_id: uuid.UUID, wanted: Sequence[tuple[uuid.UUID, Detection]]
+) -> dict[tuple[uuid.UUID, str], uuid.UUID]:
+    """The asset of each record's endpoint in its client, by (client, record id): the asset imported
+    from the endpoint, else the one with the agent's UUID. Two queries for the whole page."""
+    found: dict[tuple[uuid.UUID, str], uuid.UUID] = {}
+    agent_ids = {detection.agent_id for _, detection in wanted if detection.agent_id}
+    linked: dict[tuple[uuid.UUID, str], uuid.UUID] = {}
+    if agent_ids:
+        rows = await session.execute(
+            select(Asset.client_id, ExternalLink.remote_id, Asset.id)
             .join(ExternalLink, ExternalLink.local_id == Asset.id)
             .where(
                 ExternalLink.connection_id == connection_id,
                 ExternalLink.remote_type == records.AGENT,
-                ExternalLink.remote_id == detection.agent_id,
+                ExternalLink.remote_id.in_(agent_ids),
                 ExternalLink.local_type == "asset",
-                Asset.client_id == client_id,
             )
         )
-        if linked is not None:
-            return linked
-    if detection.agent_uuid:
-        return await session.scalar(
-            select(Asset.id).where(Asset.client_id == client_id, Asset.device_uuid == detection.agent_uuid).limit(1)
+        linked = {(row.client_id, row.remote_id): row.id for row in rows}
+    uuids = {detection.agent_uuid for _, detection in wanted if detection.agent_uuid}
+    by_uuid: dict[tuple[uuid.UUID, str], uuid.UUID] = {}
+    if uuids:
+        rows = await session.execute(
+            select(Asset.client_id, Asset.device_uuid, Asset.id)
+            .where(Asset.device_uuid.in_(uuids))
+            .order_by(Asset.created_at.desc())
         )
-    return None
-
-
-async def _default_user(session: AsyncSession, mappings: Mapping[str, Any], client_id: uuid.UUID) -> uuid.UUID | None:
-    try:
-        user_id = uuid.UUID(str(mappings.get("default_user") or ""))
-    except ValueError:
-        return None
-    agents = await tickets.assignable_agents(session, client_id)
-    return user_id if any(agent.id == user_id for agent in agents) else None  # else unassigned, not refused
+        by_uuid = {(row.client_id, row.device_uuid): row.id for row in rows}  # the oldest wins
+    for client_id, detection in wanted:
+        asset_id = linked.get((client_id, detection.agent_id or "")) or by_uuid.get(
+            (client_id, detection.agent_uuid or "")
+        )
+        if asset_id is not None:
+            found[(client_id, detection.id)] = asset_id
+    return found
 
 
 def closure_for(verdict: str, mappings: Mapping[str, Any]) -> Classification:
@@ -364,23 +380,8 @@ def closure_for(verdict: str, mappings: Mapping[str, Any]) -> Classification:
     return Classification.UNDETERMINED
 
 
-async def follow_status(
-    session: AsyncSession, ticket_id: uuid.UUID, detection: Detection, mappings: Mapping[str, Any]
-) -> None:
-    """Close the ticket when SentinelOne resolved the record, reopen it when SentinelOne reopened it."""
-    classification = closure_for(detection.verdict, mappings)
-    reasons = ALLOWED_REASONS[classification]
-    await mirror.follow_closure(
-        session,
-        SENTINELONE,
-        ticket_id,
-        closed_remotely=not detection.is_open,
-        closure=mirror.RemoteClosure(
-            classification=classification.value,
-            reason=reasons[0].value if reasons else None,
-            note=f"Resolved in SentinelOne (analyst verdict: {detection.verdict.replace('_', ' ')}).",
-        ),
-        reopen_note="Reopened in SentinelOne.",
-        author=AUTHOR,
-        what=f"The {detection.label} was resolved in SentinelOne",
-    )
+def _uuid(value: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value)) if value else None
+    except ValueError:
+        return None

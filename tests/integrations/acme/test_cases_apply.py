@@ -22,10 +22,10 @@ from portal.domain.tickets.models import Priority, Ticket, TicketAction, TicketT
 from portal.integrations.acme.cases import AcmeApi, CasesHandler
 from portal.integrations.acme.emulator.fixtures import case_id
 from portal.integrations.acme.manifest import MANIFEST
-from portal.integrations.acme.mapping import CaseMappingError
 from portal.integrations.base import Applied, LinkView, OutboundChange, RemoteItem, SyncTarget
 from tests.domain.test_tickets_data import scope_of
 from tests.integrations.acme.conftest import connection_view
+from tests.sync.pages import ItemFailed, apply_page
 
 IMPOSSIBLE_TRAVEL, MALWARE, PHISHING, ROLE = (case_id("contoso", number) for number in (1001, 1002, 1003, 1004))
 
@@ -93,13 +93,8 @@ async def build_world(
 
 
 async def apply_items(sessionmaker, world: World, items: list[RemoteItem]) -> list[Applied]:
-    """As the engine does: one transaction per page, one savepoint per item."""
-    results = []
-    async with session_scope(sessionmaker) as session:
-        for item in items:
-            async with session.begin_nested():
-                results.append(await world.handler.apply(session, world.target, item))
-    return results
+    """As the engine does: the page at once, in one transaction."""
+    return await apply_page(sessionmaker, world.handler, world.target, items)
 
 
 async def sync_all(sessionmaker, world: World) -> list[Applied]:
@@ -227,7 +222,7 @@ async def test_a_missing_ticket_type_mapping_is_a_mapping_error(sessionmaker, ac
     world = World(**{**world.__dict__, "target": SyncTarget(unmapped, world.target.link, world.target.entity)})
     item = await world.handler.fetch_one(world.api, world.target, f"contoso/{MALWARE}")
     assert item is not None
-    with pytest.raises(CaseMappingError, match="ticket type"):
+    with pytest.raises(ItemFailed, match="ticket type"):
         await apply_items(sessionmaker, world, [item])
     assert await count(sessionmaker, Ticket) == 0
 

@@ -25,6 +25,7 @@ from portal.integrations.sentinel.manifest import MANIFEST
 from portal.integrations.sentinel.mapping import Workspace
 from tests.domain.test_tickets_data import scope_of
 from tests.integrations.sentinel.support import example
+from tests.sync.pages import apply_page
 
 PUBLISHED = example("sentinel/incidents_get.json")["responses"]["200"]["body"]
 COMMENT = example("sentinel/incident_comments_get.json")["responses"]["200"]["body"]
@@ -127,12 +128,7 @@ async def build_world(sessionmaker: async_sessionmaker[AsyncSession], **settings
 
 
 async def apply(sessionmaker: async_sessionmaker[AsyncSession], world: World, *items: RemoteItem) -> list[Applied]:
-    results = []
-    async with session_scope(sessionmaker) as session:
-        for one in items:
-            async with session.begin_nested():
-                results.append(await world.handler.apply(session, world.target, one))
-    return results
+    return await apply_page(sessionmaker, world.handler, world.target, items)
 
 
 async def ticket_for(sessionmaker: async_sessionmaker[AsyncSession], name: str) -> Ticket:
