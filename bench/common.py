@@ -212,3 +212,58 @@ async def web_server(env: BenchEnv) -> AsyncIterator[str]:
     base = f"http://127.0.0.1:{port}"
     async with socdesk_process(env, "web", "--host", "127.0.0.1", "--port", str(port), ready_url=f"{base}/healthz"):
         yield base
+
+
+class StatementCounter:
+    """Every SQL statement this process sends while counting, by kind and by the table it writes,
+    and the time spent waiting for them (counted by a SQLAlchemy ``before/after_cursor_execute``
+    listener on every engine of the process)."""
+
+    WRITES = ("INSERT", "UPDATE", "DELETE")
+
+    def __init__(self) -> None:
+        self.kinds: dict[str, int] = {}
+        self.written: dict[str, int] = {}
+        self.seconds = 0.0
+        self._started: list[float] = []
+
+    def __enter__(self) -> StatementCounter:
+        from sqlalchemy import event
+        from sqlalchemy.engine import Engine
+
+        event.listen(Engine, "before_cursor_execute", self._before)
+        event.listen(Engine, "after_cursor_execute", self._after)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        from sqlalchemy import event
+        from sqlalchemy.engine import Engine
+
+        event.remove(Engine, "before_cursor_execute", self._before)
+        event.remove(Engine, "after_cursor_execute", self._after)
+
+    def _before(self, conn: object, cursor: object, statement: str, *args: object) -> None:
+        words = statement.lstrip().split(None, 3)
+        kind = words[0].upper() if words else "?"
+        self.kinds[kind] = self.kinds.get(kind, 0) + 1
+        if kind in self.WRITES:
+            match = re.match(r"\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+\"?(\w+)", statement, re.I)
+            table = match.group(1) if match else "?"
+            self.written[table] = self.written.get(table, 0) + 1
+        self._started.append(time.perf_counter())
+
+    def _after(self, *args: object) -> None:
+        if self._started:
+            self.seconds += time.perf_counter() - self._started.pop()
+
+    @property
+    def total(self) -> int:
+        return sum(self.kinds.values())
+
+    def writes_to(self, tables: Sequence[str]) -> int:
+        return sum(count for table, count in self.written.items() if table in tables)
+
+    def describe(self, items: int) -> str:
+        kinds = ", ".join(f"{kind} {count}" for kind, count in sorted(self.kinds.items()))
+        per_item = self.total / max(items, 1)
+        return f"{self.total:,} statements ({kinds}): {per_item:.3f} per item"

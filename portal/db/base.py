@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy import DateTime, MetaData, Table, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Stable names keep Alembic autogenerate diffs meaningful and migrations portable.
@@ -34,3 +34,10 @@ class UUIDPrimaryKey:
 class Timestamps:
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now(), onupdate=utcnow)
+
+
+def table_of(model: type[Base]) -> Table:
+    """A model's table, for Core statements (a set-based write skips the ORM's per-row bookkeeping)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table

@@ -27,6 +27,9 @@ class RemoteItem:
     remote_id: str
     modified_at: datetime | None  # the vendor's own last-change time: what watermarks are made of
     data: Mapping[str, Any]
+    # The vendor's own reading of ``data`` when fetching already made it (applying then need not read
+    # the record again); never compared, never stored.
+    reading: Any = field(default=None, compare=False, repr=False)
 
     @property
     def key(self) -> tuple[str, str]:

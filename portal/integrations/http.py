@@ -156,6 +156,10 @@ class VendorHttp:
     def credentials(self) -> Credentials | None:
         return self._credentials
 
+    async def pause(self, seconds: float) -> None:
+        """Wait as the vendor asked (tests give the runtime a clock that does not really wait)."""
+        await self._sleep(seconds)
+
     def derive(
         self,
         *,
@@ -211,7 +215,7 @@ class VendorHttp:
             except RateLimited as exc:
                 if attempt >= self._max_attempts or exc.retry_after > self._max_inline_wait:
                     raise
-                await self._sleep(exc.retry_after)
+                await self._sleep(exc.retry_after * (1 + random.random() * 0.1))  # noqa: S311
             except Unavailable:
                 if not may_repeat or attempt >= self._max_attempts:
                     raise

@@ -37,11 +37,34 @@ def url(address: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1], query=query))
 
 
-def _walk(value: Any) -> Any:
+class _Budget:
+    """Roughly how many more characters the excerpt can show: a page of 500 records is cut after
+    the first few, not redacted whole only to keep its first 2,000 characters."""
+
+    def __init__(self, characters: int) -> None:
+        self.left = characters
+
+    def spend(self, value: Any) -> bool:
+        self.left -= len(str(value)) + 4
+        return self.left > 0
+
+
+def _walk(value: Any, budget: _Budget) -> Any:
     if isinstance(value, dict):
-        return {key: (REDACTED if is_sensitive(str(key)) else _walk(item)) for key, item in value.items()}
+        walked: dict[Any, Any] = {}
+        for key, item in value.items():
+            if not budget.spend(key):
+                break
+            walked[key] = REDACTED if is_sensitive(str(key)) else _walk(item, budget)
+        return walked
     if isinstance(value, list):
-        return [_walk(item) for item in value]
+        items: list[Any] = []
+        for item in value:
+            if budget.left <= 0:
+                break
+            items.append(_walk(item, budget))
+        return items
+    budget.spend(value)
     return value
 
 
@@ -52,7 +75,7 @@ def body(content: bytes | str, content_type: str = "", *, known_secrets: Iterabl
         return ""
     if "json" in content_type or text.lstrip()[:1] in {"{", "["}:
         with contextlib.suppress(ValueError):
-            text = json.dumps(_walk(json.loads(text)), ensure_ascii=False)
+            text = json.dumps(_walk(json.loads(text), _Budget(EXCERPT_LIMIT)), ensure_ascii=False)
     elif "x-www-form-urlencoded" in content_type:
         text = urlencode([(key, REDACTED if is_sensitive(key) else value) for key, value in parse_qsl(text, True)])
     return scrub(text, known_secrets)[:EXCERPT_LIMIT]

@@ -17,6 +17,7 @@ from portal.domain.sync import engine, schedule
 from portal.domain.sync.failures import mark_retried
 from portal.domain.sync.models import FailedJob, SyncRun
 from tests.sync.harness import World, ago, make_world
+from workers.jobs import sync as sync_jobs
 from workers.queue import JobQueue, enqueue_sync
 from workers.settings import build_worker
 
@@ -33,7 +34,12 @@ async def _burst(world: World, settings: Settings) -> int:
         await worker.close()
 
 
-async def test_a_queued_sync_runs_page_by_page_in_a_real_worker(settings: Settings, sessionmaker) -> None:
+@pytest.mark.parametrize(("seconds", "jobs"), [(5.0, 1), (0.0, 3)])
+async def test_a_queued_sync_runs_page_by_page_in_a_real_worker(
+    settings: Settings, sessionmaker, monkeypatch: pytest.MonkeyPatch, seconds: float, jobs: int
+) -> None:
+    # A job goes on from page to page for a few seconds, then hands the rest to a job of its own.
+    monkeypatch.setattr(sync_jobs, "PAGES_FOR_SECONDS", seconds)
     world = await make_world(settings, sessionmaker, page_size=2)
     for n in range(5):
         world.case(f"Case {n}", modified_at=ago(world.state, hours=5 - n))
@@ -47,7 +53,7 @@ async def test_a_queued_sync_runs_page_by_page_in_a_real_worker(settings: Settin
     assert not again.queued  # the same scope is never queued twice
     assert first.job_id == f"sync-page:{world.connection_id}:{world.link_id}:cases"
 
-    assert await _burst(world, settings) == 3  # one job per page
+    assert await _burst(world, settings) == jobs
     async with session_scope(sessionmaker) as session:
         [run] = (await session.scalars(select(SyncRun))).all()
     assert (run.pages, run.created, run.outcome, run.trigger) == (3, 5, "succeeded", "manual")

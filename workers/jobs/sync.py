@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 
 from arq import Retry
@@ -26,20 +27,30 @@ def _uuid(value: str | None) -> uuid.UUID | None:
     return uuid.UUID(value) if value else None
 
 
+# A job goes on to the next page (each page its own transaction) for this long, then hands over.
+PAGES_FOR_SECONDS = 5.0
+
+
 @task(SYNC_PAGE, max_tries=10, timeout_seconds=300, keep_result_seconds=0)
 async def sync_page(
     ctx: JobContext, connection_id: str, link_id: str | None, entity: str, trigger: str, user_id: str | None
 ) -> str:
-    step = await engine.advance(
-        ctx["runtime"],
-        uuid.UUID(connection_id),
-        _uuid(link_id),
-        entity,
-        trigger=SyncTrigger(trigger),
-        user_id=_uuid(user_id),
-    )
+    started = time.monotonic()
+    while True:
+        step = await engine.advance(
+            ctx["runtime"],
+            uuid.UUID(connection_id),
+            _uuid(link_id),
+            entity,
+            trigger=SyncTrigger(trigger),
+            user_id=_uuid(user_id),
+        )
+        if not step.more or time.monotonic() - started >= PAGES_FOR_SECONDS:
+            break
     if step.more:
-        # The next page is its own job: short jobs, fair turns between scopes, and a crash loses one page at most.
+        # The rest is a job of its own: jobs stay short, scopes take fair turns, and as every page
+        # commits on its own a crash loses one page at most. Within the few seconds a job keeps
+        # going, no page waits for the queue's poll.
         queue = JobQueue(ctx["redis"])
         await queue.enqueue(
             SYNC_PAGE, connection_id, link_id, entity, trigger, user_id,

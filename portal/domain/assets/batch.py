@@ -13,10 +13,11 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.db.base import utcnow
+from portal.db.base import table_of, utcnow
+from portal.db.bulk import insert_rows, update_rows
 from portal.domain.assets.models import Asset, AssetStatus, AssetType
 from portal.domain.assets.service import AssetValues, field_errors, snapshot
 from portal.domain.audit.models import AuditEntry
@@ -157,15 +158,17 @@ class AssetBatch:
     async def write(self) -> None:
         created = [state for state in self._assets.values() if state.new]
         if created:
-            await self.session.execute(
-                insert(Asset),
+            await insert_rows(
+                self.session,
+                table_of(Asset),
                 [{name: getattr(s, name) for name in _COLUMNS} | {"updated_at": self.now} for s in created],
             )
         changed = [state for state in self._assets.values() if not state.new and state.changed]
         if changed:
             keep = ("site_id", "name", "status", "hostname", "serial", "device_uuid", "fields")
-            await self.session.execute(
-                update(Asset),
+            await update_rows(
+                self.session,
+                table_of(Asset),
                 [{"id": s.id, "updated_at": self.now} | {k: getattr(s, k) for k in keep} for s in changed],
             )
         audits: list[dict[str, Any]] = []
@@ -188,7 +191,7 @@ class AssetBatch:
                     self._audit("asset.status", state, {"status": before["status"]}, {"status": state.status})
                 )
         if audits:
-            await self.session.execute(insert(AuditEntry), audits)
+            await insert_rows(self.session, table_of(AuditEntry), audits)
         for state in self._assets.values():
             state.new, state.changed, state.before = False, False, None
         self._status_changes.clear()

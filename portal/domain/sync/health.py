@@ -128,6 +128,7 @@ class Summary:
     consecutive_failures: int = 0
     next_run_at: datetime | None = None
     lag: timedelta | None = None
+    throttled_until: datetime | None = None  # the latest wait a vendor asked for (Retry-After), while it lasts
 
 
 def judge(
@@ -163,6 +164,7 @@ def summarise(
         consecutive_failures=max((state.consecutive_failures for state in states), default=0),
         next_run_at=min((state.next_run_at for state in states if state.next_run_at), default=None),
         lag=max((scope.lag for scope in scopes if scope.lag is not None), default=None),
+        throttled_until=max((state.throttled_until for state in states if state.throttled_until), default=None),
     )
 
 

@@ -20,10 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.domain.links.models import ExternalLink
 
+# One encoder for every fingerprint: json.dumps with options builds a new one per call. The output is
+# exactly json.dumps(data, sort_keys=True, default=str): stored fingerprints stay comparable.
+_ENCODER = json.JSONEncoder(sort_keys=True, default=str)
+
 
 def fingerprint(data: Mapping[str, Any]) -> str:
     """A stable hash of the remote fields a mapping reads; equal hashes mean nothing to apply."""
-    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode("utf-8")).hexdigest()
+    return hashlib.sha256(_ENCODER.encode(data).encode("utf-8")).hexdigest()
 
 
 async def lock_remote(

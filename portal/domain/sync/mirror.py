@@ -26,11 +26,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.db.base import utcnow
+from portal.db.base import table_of, utcnow
+from portal.db.bulk import insert_rows, update_rows
 from portal.domain.links.models import ExternalLink
 from portal.domain.lookups import PageLookups
 from portal.domain.sync.links import changed_aspects
@@ -41,6 +41,7 @@ from portal.domain.tickets.service import NewTicket
 from portal.integrations.base import Applied, PageApplied, RemoteItem
 
 R = TypeVar("R")
+LINKS = table_of(ExternalLink)
 T = TypeVar("T")
 
 
@@ -147,10 +148,28 @@ def read_items(
     return reads
 
 
+@dataclass(frozen=True)
+class LinkRow:
+    """What the mirror reads of a link (plain columns: a page's links are never ORM objects)."""
+
+    id: uuid.UUID
+    remote_type: str
+    remote_id: str
+    local_type: str
+    local_id: uuid.UUID
+    fingerprint: str | None
+    remote_modified_at: datetime | None
+    remote_url: str | None
+    remote_label: str | None
+
+
+_LINK_COLUMNS = [getattr(ExternalLink, f) for f in LinkRow.__dataclass_fields__]
+
+
 @dataclass
 class Changed(Generic[R]):
     read: Read[R]
-    link: ExternalLink
+    link: LinkRow
     ticket: TicketState
     aspects: set[str]
 
@@ -188,7 +207,7 @@ class _Work:
     image: TicketImage
     follow: set[str]
     ticket: TicketState | None = None
-    link: ExternalLink | None = None
+    link: LinkRow | None = None
 
 
 class TicketMirror:
@@ -215,7 +234,7 @@ class TicketMirror:
         """Settle what needs nothing (unchanged, older, not a ticket, ticket gone); the rest is new or changed."""
         links = await self._links(reads)
         page: Sorted[R] = Sorted()
-        pending: list[tuple[Read[R], ExternalLink]] = []
+        pending: list[tuple[Read[R], LinkRow]] = []
         for read in reads:
             link = links.get(read.item.key)
             if link is None:
@@ -237,19 +256,19 @@ class TicketMirror:
             page.changed.append(Changed(read, link, ticket, aspects))
         return page
 
-    async def _links(self, reads: Sequence[Read[Any]]) -> dict[tuple[str, str], ExternalLink]:
+    async def _links(self, reads: Sequence[Read[Any]]) -> dict[tuple[str, str], LinkRow]:
         if not reads:
             return {}
         types = {read.item.remote_type for read in reads}
         ids = {read.item.remote_id for read in reads}
-        rows = await self.session.scalars(
-            select(ExternalLink).where(
+        rows = await self.session.execute(
+            select(*_LINK_COLUMNS).where(
                 ExternalLink.connection_id == self.connection_id,
                 ExternalLink.remote_type.in_(types),
                 ExternalLink.remote_id.in_(ids),
             )
         )
-        return {(link.remote_type, link.remote_id): link for link in rows}
+        return {(row.remote_type, row.remote_id): LinkRow(*row) for row in rows}
 
     def create(self, read: Read[Any], image: TicketImage) -> None:
         if image.new is None:
@@ -289,10 +308,9 @@ class TicketMirror:
             rows.append(self._link_row(w, state.id))
         # The link is the lock: of two syncs creating the same remote record's ticket at once, the
         # second finds the first one's link (the unique index) and makes nothing.
-        statement = (
-            insert(ExternalLink).on_conflict_do_nothing().returning(ExternalLink.remote_type, ExternalLink.remote_id)
+        inserted = set(
+            await insert_rows(self.session, LINKS, rows, skip_conflicts=True, returning=("remote_type", "remote_id"))
         )
-        inserted = {tuple(row) for row in await self.session.execute(statement, rows)} if rows else set()
         for w in creating:
             if w.ticket is None:
                 continue
@@ -393,7 +411,7 @@ class TicketMirror:
                 }
             )  # fmt: skip
         if rows:
-            await self.session.execute(insert(ExternalLink).on_conflict_do_nothing(), rows)
+            await insert_rows(self.session, LINKS, rows, skip_conflicts=True)
 
     async def _known_comments(self, remote_ids: set[str]) -> set[str]:
         rows = await self.session.scalars(
@@ -426,8 +444,9 @@ class TicketMirror:
                 "last_error": "",
                 "updated_at": now,
             }
-            await self.session.execute(
-                update(OutboxMessage),
+            await update_rows(
+                self.session,
+                table_of(OutboxMessage),
                 [{"id": m.id, "produced_remote_id": keys[m.idempotency_key]} | delivered for m in found],
             )
         return {keys[m.idempotency_key]: m.ticket_action_id for m in found}
@@ -437,8 +456,9 @@ class TicketMirror:
         if not work:
             return
         now = utcnow()
-        await self.session.execute(
-            update(ExternalLink),
+        await update_rows(
+            self.session,
+            LINKS,
             [
                 {
                     "id": w.link.id,

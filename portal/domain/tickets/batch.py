@@ -20,10 +20,11 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.db.base import utcnow
+from portal.db.base import table_of, utcnow
+from portal.db.bulk import insert_rows, update_rows
 from portal.domain import events
 from portal.domain.audit.models import AuditEntry
 from portal.domain.audit.service import changes, jsonable
@@ -373,19 +374,20 @@ class TicketBatch:
                 | {"created_at": self.now, "updated_at": self.now}
                 for state in created
             ]
-            numbers = await self.session.execute(insert(Ticket).returning(Ticket.id, Ticket.number), rows)
+            numbers = await insert_rows(self.session, table_of(Ticket), rows, returning=("id", "number"))
             for ticket_id, number in numbers:
                 self._tickets[ticket_id].number = number
         changed = [state for state in self._tickets.values() if not state.new and state.changed]
         if changed:
-            # One executemany for all of them: every changeable column is written, changed or not.
-            await self.session.execute(
-                update(Ticket),
+            # One statement for all of them: every changeable column is written, changed or not.
+            await update_rows(
+                self.session,
+                table_of(Ticket),
                 [{"id": state.id} | {name: getattr(state, name) for name in CHANGEABLE} for state in changed],
             )
         actions = [row for state_id in self._tickets for row in self._actions.get(state_id, [])]
         if actions:
-            await self.session.execute(insert(TicketAction), actions)
+            await insert_rows(self.session, table_of(TicketAction), actions)
         audits = [
             {
                 "id": uuid.uuid4(),
@@ -403,7 +405,7 @@ class TicketBatch:
             for action, before, after in self._audits.get(state.id, [])
         ]
         if audits:
-            await self.session.execute(insert(AuditEntry), audits)
+            await insert_rows(self.session, table_of(AuditEntry), audits)
         touched = self.touched
         if touched:
             events.publish(

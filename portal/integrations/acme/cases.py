@@ -41,6 +41,7 @@ from portal.integrations.base import (
     SyncTarget,
 )
 from portal.integrations.errors import BadPayload, InvalidRequest, NotFound
+from portal.integrations.paging import read_each
 
 ACME = Scope.system("Acme")
 AUTHOR = "Acme"
@@ -75,12 +76,13 @@ async def _item(client: AcmeClient, tenant: str, raw: Mapping[str, Any]) -> Remo
     when the case says it has none, which spares a page of new cases one call per case)."""
     case = mapping.read_case(raw)
     comments = [] if case.comment_count == 0 else await client.list_comments(tenant, case.id)
-    mapping.read_comments(comments)  # a malformed comment spoils this case now, not at apply time
+    read = mapping.read_comments(comments)  # a malformed comment spoils this case now, not at apply time
     return RemoteItem(
         remote_type=mapping.CASE,
         remote_id=mapping.case_remote_id(tenant, case.id),
         modified_at=case.modified_at,
         data={"tenant": tenant, "case": dict(raw), "comments": comments},
+        reading=(case, read),
     )
 
 
@@ -103,13 +105,13 @@ class CasesHandler:
         page = await api.client.list_cases(
             tenant, modified_since=since, cursor=page_token, limit=page_size(target.connection)
         )
-        items: list[RemoteItem] = []
-        problems: list[ItemProblem] = []
-        for index, raw in enumerate(page.cases):
-            try:
-                items.append(await _item(api.client, tenant, raw))
-            except (CaseMappingError, BadPayload, NotFound) as exc:
-                problems.append(_unread(tenant, raw, index, exc))  # the rest of the page goes on
+        items, problems = await read_each(
+            page.cases,
+            lambda raw: _item(api.client, tenant, raw),
+            lambda raw, index, exc: _unread(tenant, raw, index, exc),
+            skip=(CaseMappingError, BadPayload, NotFound),
+            pause=api.client.http.pause,
+        )
         return RemotePage(items=items, next_token=page.next_cursor, problems=problems)
 
     async def fetch_one(self, api: AcmeApi, target: SyncTarget, remote_id: str) -> RemoteItem | None:
@@ -174,8 +176,11 @@ CaseRead = tuple[CaseRecord, list[CommentRecord]]
 
 
 def _read(item: RemoteItem) -> tuple[CaseRead, str]:
-    case = mapping.read_case(item.data["case"])
-    comments = mapping.read_comments(item.data.get("comments") or [])
+    if item.reading is not None:
+        case, comments = item.reading
+    else:
+        case = mapping.read_case(item.data["case"])
+        comments = mapping.read_comments(item.data.get("comments") or [])
     return (case, comments), mapping.case_fingerprint(case, comments)
 
 

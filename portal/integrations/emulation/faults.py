@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import enum
 import math
+import random
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 
@@ -40,14 +41,22 @@ class FaultPlan:
     seconds: float = 0.0  # latency
     body: Any = None  # malformed: the 200 body to answer with; malformed_item: the record to put in the page
     index: int = 0  # malformed_item: which record of the page (past the end: the last one)
+    # A storm: each matching request is spoiled with this probability (drawn from a generator seeded
+    # with ``seed``, so a test sees the same storm every time) until ``count`` are spoiled.
+    chance: float = 1.0
+    seed: int = 0
+    _draw: random.Random = field(default_factory=random.Random, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        self._draw.seed(self.seed)
         self.kind = FaultKind(self.kind)
         self.method = (self.method or DEFAULT_METHODS.get(self.kind, "")).upper()
         if self.count < 1:
             raise ValueError("count must be at least 1")
         if self.kind is FaultKind.SERVER_ERROR and not 500 <= self.status <= 599:
             raise ValueError("a server_error status must be 5xx")
+        if not 0 < self.chance <= 1:
+            raise ValueError("chance must be above 0 and at most 1")
         if self.retry_after < 0 or self.seconds < 0 or self.index < 0:
             raise ValueError("retry_after, seconds and index cannot be negative")
         if self.path_prefix and not self.path_prefix.startswith("/"):
@@ -56,7 +65,7 @@ class FaultPlan:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> FaultPlan:
         """A plan from an admin request body; ValueError says what is wrong with it."""
-        known = {"kind", "count", "path_prefix", "method", "retry_after", "status", "seconds", "body", "index"}
+        known = {f.name for f in fields(cls) if not f.name.startswith("_")}
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown fault fields: {', '.join(sorted(unknown))}")
@@ -74,6 +83,8 @@ class FaultPlan:
                 seconds=float(data.get("seconds", 0.0)),
                 body=data.get("body"),
                 index=int(data.get("index", 0)),
+                chance=float(data.get("chance", 1.0)),
+                seed=int(data.get("seed", 0)),
             )
         except (TypeError, ValueError) as exc:
             raise ValueError(f"invalid fault: {exc}") from None
@@ -85,8 +96,14 @@ class FaultPlan:
             return path.startswith(self.path_prefix)
         return any(path.startswith(prefix) for prefix in default_prefixes)
 
+    def strikes(self) -> bool:
+        """Whether this matching request is one the plan spoils (always, unless it is a storm)."""
+        return self.chance >= 1 or self._draw.random() < self.chance
+
     def to_json(self) -> dict[str, Any]:
-        return asdict(self) | {"kind": self.kind.value}
+        return {key: value for key, value in asdict(self).items() if not key.startswith("_")} | {
+            "kind": self.kind.value
+        }
 
 
 @dataclass(frozen=True)
@@ -117,6 +134,8 @@ class FaultRegistry:
         """The plan that spoils this request, if any (and one use of it)."""
         for plan in self._plans:
             if plan.matches(method, path, self.default_prefixes):
+                if not plan.strikes():
+                    continue
                 plan.count -= 1
                 if plan.count <= 0:
                     self._plans.remove(plan)

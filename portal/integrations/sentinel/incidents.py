@@ -30,6 +30,7 @@ from portal.domain.tickets.models import TicketSource
 from portal.integrations.base import Applied, ItemProblem, LinkView, PageApplied, RemoteItem, RemotePage, SyncTarget
 from portal.integrations.errors import BadPayload, InvalidRequest, NotFound
 from portal.integrations.manifest import table_rows
+from portal.integrations.paging import read_each
 from portal.integrations.sentinel import mapping
 from portal.integrations.sentinel.api import SentinelApi
 from portal.integrations.sentinel.client import SentinelClient
@@ -54,12 +55,13 @@ async def read_item(client: SentinelClient, workspace: Workspace, raw: Mapping[s
     # Sentinel counts an incident's comments: none means no call (a page of 200 is not 201 requests).
     counted = mapping.comment_count(incident)
     comments = [] if counted == 0 else await client.list_comments(workspace, incident.name)
-    mapping.read_comments(comments)  # a malformed comment spoils this incident now, not at apply time
+    read = mapping.read_comments(comments)  # a malformed comment spoils this incident now, not at apply time
     return RemoteItem(
         remote_type=mapping.INCIDENT,
         remote_id=workspace.incident_remote_id(incident.name),
         modified_at=incident.modified_at,
         data={"incident": dict(raw), "comments": comments},
+        reading=(incident, read),
     )
 
 
@@ -85,13 +87,13 @@ class IncidentsHandler:
         page = await client.list_incidents(
             workspace, modified_since=since, top=api.page_size, next_link=page_token or None
         )
-        items: list[RemoteItem] = []
-        problems: list[ItemProblem] = []
-        for index, raw in enumerate(page.incidents):
-            try:
-                items.append(await read_item(client, workspace, raw))
-            except (SentinelMappingError, BadPayload, NotFound) as exc:
-                problems.append(_unread(workspace, raw, index, exc))  # the rest of the page goes on
+        items, problems = await read_each(
+            page.incidents,
+            lambda raw: read_item(client, workspace, raw),
+            lambda raw, index, exc: _unread(workspace, raw, index, exc),
+            skip=(SentinelMappingError, BadPayload, NotFound),
+            pause=api.http.pause,
+        )
         return RemotePage(items=items, next_token=page.next_link, problems=problems)
 
     async def fetch_one(self, api: SentinelApi, target: SyncTarget, remote_id: str) -> RemoteItem | None:
@@ -180,8 +182,11 @@ IncidentRead = tuple[IncidentRecord, list[CommentRecord]]
 
 
 def _read(item: RemoteItem) -> tuple[IncidentRead, str]:
-    incident = mapping.read_incident(item.data["incident"])
-    comments = mapping.read_comments(item.data.get("comments") or [])
+    if item.reading is not None:
+        incident, comments = item.reading
+    else:
+        incident = mapping.read_incident(item.data["incident"])
+        comments = mapping.read_comments(item.data.get("comments") or [])
     return (incident, comments), mapping.incident_fingerprint(incident, comments)
 
 

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from portal.db.base import utcnow
+from portal.db.base import table_of, utcnow
+from portal.db.bulk import insert_rows, update_rows
 from portal.domain.access import Scope
 from portal.domain.assets import service as assets
 from portal.domain.assets.batch import AssetBatch, AssetState
@@ -347,8 +348,9 @@ class AgentsHandler:
         await batch.write()
         await _relink(session, connection.id, relinks)
         if remembered:
-            await session.execute(
-                update(ExternalLink),
+            await update_rows(
+                session,
+                table_of(ExternalLink),
                 [{"id": e.link.id, "fingerprint": e.fingerprint, "remote_modified_at": e.agent.updated_at}
                  for e in remembered if e.link is not None],
             )  # fmt: skip
@@ -414,8 +416,9 @@ async def _relink(
     if stale:
         await session.execute(delete(ExternalLink).where(ExternalLink.id.in_(stale)))
     now = utcnow()
-    await session.execute(
-        insert(ExternalLink),
+    await insert_rows(
+        session,
+        table_of(ExternalLink),
         [
             {
                 "id": uuid.uuid4(), "connection_id": connection_id, "remote_type": AGENT,

@@ -43,6 +43,7 @@ from portal.domain.tickets.classification import ALLOWED_REASONS, Classification
 from portal.domain.tickets.models import Priority, TicketSource
 from portal.integrations.base import Applied, ItemProblem, PageApplied, RemoteItem, RemotePage, SyncTarget
 from portal.integrations.errors import BadPayload, NotFound
+from portal.integrations.paging import read_each
 from portal.integrations.sentinelone import records
 from portal.integrations.sentinelone.client import Page, SentinelOneApi
 from portal.integrations.sentinelone.manifest import VERDICT_DEFAULTS
@@ -158,13 +159,13 @@ class DetectionHandler:
         else:
             page = await api.client.alerts(since, cursor, api.page_size())
         accounts = await self._site_accounts(api)
-        items: list[RemoteItem] = []
-        problems: list[ItemProblem] = []
-        for index, raw in enumerate(page.items):
-            try:
-                items.append(await self._item(api, raw, accounts))
-            except (RecordError, KeyError) as exc:
-                problems.append(_unread(self.kind, raw, index, exc))  # the rest of the page goes on
+        items, problems = await read_each(
+            page.items,
+            lambda raw: self._item(api, raw, accounts),
+            lambda raw, index, exc: _unread(self.kind, raw, index, exc),
+            skip=(RecordError, KeyError),
+            pause=api.client.http.pause,
+        )
         expires = await api.token_expiry() if token is None else None
         following = PageToken(page.next_cursor, since).encode() if page.next_cursor else None
         return RemotePage(items=items, next_token=following, problems=problems, credential_expires_at=expires)

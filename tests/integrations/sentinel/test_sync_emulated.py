@@ -82,6 +82,48 @@ async def test_a_429_storm_finishes_the_import_with_nothing_lost(world: World) -
         assert state.watermark is not None
 
 
+async def test_a_30_percent_429_storm_imports_60_new_incidents_with_their_comments_during_the_storm(
+    settings, sessionmaker
+) -> None:
+    world = await make_world(settings, sessionmaker, page_size=10)
+    new = [world.raise_incident(f"Storm incident {n}") for n in range(60)]
+    author = world.state.author_of(None)
+    for n, incident in enumerate(new[::3]):
+        world.state.put_comment(world.workspace, incident, f"c-{n}", f"Analyst note {n}", author)
+    expected = recent(world)
+    # Three reads in ten, lists and comment reads alike, answer 429 with Retry-After: 1, and keep doing so.
+    storm = world.state.faults.add("rate_limit", count=10**6, chance=0.3, retry_after=1, path_prefix="/subscriptions")
+    outcomes: list[str] = []
+    waits: list[float] = []
+    for _ in range(400):
+        step = await world.advance()
+        outcomes.append(step.outcome)
+        if step.retry_in is not None:
+            waits.append(step.retry_in)
+        if step.outcome in ("finished", "failed"):
+            break
+    assert outcomes[-1] == "finished"
+    assert storm in world.state.faults.plans  # it finished while the storm was still raging
+    assert set(await world.links_per_incident()) == expected  # nothing lost
+    assert set((await world.links_per_incident()).values()) == {1}  # nothing doubled
+    # A throttled page is fetched again from its own cursor: the first page is asked for only until it
+    # answers once, every later list call carries the skip token of the page it continues.
+    lists = [str(r.url).lower() for r in world.transport.requests if r.url.path.endswith("/incidents")]
+    continued = [i for i, url in enumerate(lists) if "skiptoken" in url]
+    assert continued  # several pages
+    assert all("skiptoken" in url for url in lists[continued[0] :])  # never back to the first page
+    assert all(wait < 2 for wait in waits)  # the vendor asked for 1 s: that is the wait, not minutes
+    async with session_scope(world.sessionmaker) as session:
+        notes = (
+            await session.scalars(
+                select(TicketAction.body)
+                .join(Ticket, Ticket.id == TicketAction.ticket_id)
+                .where(Ticket.client_id == world.client_id, TicketAction.kind == "note")
+            )
+        ).all()
+    assert sorted(b for b in notes if b.startswith("Analyst note")) == sorted(f"Analyst note {n}" for n in range(20))
+
+
 async def test_an_expired_access_token_is_refreshed_and_the_run_goes_on(world: World) -> None:
     world.state.identity.expire_access_tokens()
     assert (await world.run_to_end())[-1].outcome == "finished"

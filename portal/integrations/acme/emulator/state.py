@@ -7,6 +7,7 @@ comes from the API, the admin routes or a test calling them directly.
 
 from __future__ import annotations
 
+import heapq
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -209,7 +210,9 @@ class AcmeState:
     ) -> tuple[list[AcmeCase], bool]:
         """Up to ``limit`` cases modified at or after ``since``, ordered by (modifiedAt, id), after ``after``."""
         self.tenant(tenant_id)
-        matching = sorted(
+        # The first limit + 1 in order, without sorting every case of a large tenant for each page.
+        matching = heapq.nsmallest(
+            limit + 1,
             (
                 case
                 for case in self.cases.values()

@@ -1,0 +1,88 @@
+"""Multi-row writes in one statement each: a page of rows as column arrays through ``unnest``.
+
+``INSERT … SELECT * FROM unnest($1::uuid[], $2::text[], …)`` sends a whole page as one
+statement with one array per column, binary-encoded by the driver: the database does the
+work of a hand-written loader, and Python does no per-row parameter processing (SQLAlchemy's
+ORM or Core ``executemany`` would convert every value of every row on its way). The statements
+still go through SQLAlchemy's connection (``exec_driver_sql``), so they run in the session's
+transaction and its cursor events (statement counts, logging) see them.
+
+Only for plain values the driver encodes itself: uuid, text, numbers, booleans, aware
+datetimes, and JSONB (serialised here).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
+
+_DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _arrays(table: Table, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[Any]]:
+    casts: list[str] = []
+    arrays: list[Any] = []
+    for index, name in enumerate(columns, start=1):
+        column_type = table.c[name].type
+        values = [row[name] for row in rows]
+        if isinstance(column_type, JSONB):
+            values = [None if value is None else json.dumps(value) for value in values]
+        casts.append(f"${index}::{column_type.compile(dialect=_DIALECT)}[]")
+        arrays.append(values)
+    return casts, arrays
+
+
+async def insert_rows(
+    session: AsyncSession,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    skip_conflicts: bool = False,
+    returning: Sequence[str] = (),
+) -> list[tuple[Any, ...]]:
+    """Insert ``rows`` (all with the same keys) in one statement; ``skip_conflicts``: ON CONFLICT DO NOTHING."""
+    if not rows:
+        return []
+    columns = list(rows[0])
+    casts, arrays = _arrays(table, columns, rows)
+    # Names come from the model's table, never from input; every value travels as a parameter.
+    sql = (
+        f"INSERT INTO {_quoted(table.name)} ({', '.join(map(_quoted, columns))}) "  # noqa: S608
+        f"SELECT * FROM unnest({', '.join(casts)})"
+    )
+    if skip_conflicts:
+        sql += " ON CONFLICT DO NOTHING"
+    if returning:
+        sql += " RETURNING " + ", ".join(map(_quoted, returning))
+    connection = await session.connection()
+    result = await connection.exec_driver_sql(sql, tuple(arrays))
+    return [tuple(row) for row in result] if returning else []
+
+
+async def update_rows(
+    session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]], *, key: str = "id"
+) -> None:
+    """Set each row's columns (all rows with the same keys) where ``key`` matches, in one statement."""
+    if not rows:
+        return
+    columns = list(rows[0])
+    casts, arrays = _arrays(table, columns, rows)
+    # Names come from the model's table, never from input; every value travels as a parameter.
+    sets = ", ".join(f"{_quoted(name)} = v.{_quoted(name)}" for name in columns if name != key)
+    sql = (
+        f"UPDATE {_quoted(table.name)} AS t SET {sets} "  # noqa: S608
+        f"FROM unnest({', '.join(casts)}) AS v({', '.join(map(_quoted, columns))}) "
+        f"WHERE t.{_quoted(key)} = v.{_quoted(key)}"
+    )
+    connection = await session.connection()
+    await connection.exec_driver_sql(sql, tuple(arrays))
