@@ -69,7 +69,7 @@ async def apply_through_engine(
     transaction; with ``fall_back`` its set-based write fails first, so the per-item path runs."""
     run = SyncRun(
         connection_id=target.connection.id,
-        entity=target.entity.key,
+        entity=target.entity.name,
         trigger="manual",
         created=0,
         updated=0,

@@ -314,3 +314,28 @@ async def test_needs_reauth_connection_is_flagged_everywhere(
     page = await client.get(f"/integrations/connections/{estate.connection.id}")
     assert 'data-testid="reauth-banner"' in page.text
     assert 'data-testid="reconnect"' in page.text
+
+
+async def test_the_wait_a_vendor_asked_for_shows_while_it_lasts(
+    client: AsyncTestClient[Litestar], make_user, sessionmaker
+) -> None:
+    estate = await _estate(sessionmaker)
+    admin = await make_user(Role.ADMIN)
+    await sign_in(client, admin.email)
+    page = await client.get("/sync-health")
+    assert 'data-testid="throttled-until"' not in page.text  # nobody asked to wait
+
+    async with session_scope(sessionmaker) as session:
+        state = await session.scalar(select(SyncState).where(SyncState.client_link_id == estate.initech_link.id))
+        assert state is not None
+        state.throttled_until = utcnow() + timedelta(seconds=90)
+    page = await client.get("/sync-health")
+    assert 'data-testid="throttled-until"' in page.text
+    assert "as the vendor asked" in page.text
+
+    async with session_scope(sessionmaker) as session:  # a wait that has passed is not shown
+        state = await session.scalar(select(SyncState).where(SyncState.client_link_id == estate.initech_link.id))
+        assert state is not None
+        state.throttled_until = utcnow() - timedelta(seconds=5)
+    page = await client.get("/sync-health")
+    assert 'data-testid="throttled-until"' not in page.text

@@ -346,6 +346,7 @@ class TicketMirror:
         """The changed aspects, in the order the timeline shows them (comments came first)."""
         ticket, image, batch = w.ticket, w.image, self.batch
         assert ticket is not None
+        ticket.source_time = w.read.item.modified_at
         if w.link is not None:
             if "severity" in w.follow and image.priority_id is not None:
                 await batch.change_priority(ticket, image.priority_id, author=image.author)

@@ -65,13 +65,16 @@ class TicketState:
     opened_at: datetime | None = None
     new: bool = False
     changed: set[str] = field(default_factory=set)
+    # When the source made the change being applied (its record's modification time): the
+    # timeline shows changes when they happened there, not when socdesk read them.
+    source_time: datetime | None = None
 
     @property
     def label(self) -> str:
         return f"#{self.number} {self.summary}"
 
 
-_TICKET_COLUMNS = [f.name for f in fields(TicketState) if f.name not in ("new", "changed")]
+_TICKET_COLUMNS = [f.name for f in fields(TicketState) if f.name not in ("new", "changed", "source_time")]
 
 
 def _author(name: str) -> str:
@@ -182,7 +185,10 @@ class TicketBatch:
                 new=True,
             )
             self._tickets[state.id] = state
-            self._record(state, ActionKind.CREATED, author=new.external_author or self.actor_label)
+            # The source's creation time: the timeline starts where the vendor's record does.
+            self._record(
+                state, ActionKind.CREATED, author=new.external_author or self.actor_label, occurred_at=state.opened_at
+            )
             made.append(state)
         return made
 
@@ -224,7 +230,7 @@ class TicketBatch:
                 "changes": dict(action_changes or {}),
                 "created_at": at,
                 "updated_at": at,
-                "occurred_at": occurred_at or at,
+                "occurred_at": occurred_at or state.source_time or at,
             }
         )
         if kind is not ActionKind.CREATED:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -126,7 +127,8 @@ class IncidentsHandler:
             session, target.connection.id, actor_label=SENTINEL.label, comment_type=mapping.COMMENT,
             aspects=mapping.ASPECTS,
         )  # fmt: skip
-        page = await mirror.sort(read_items(items, result, _read), result)
+        workspace = link_workspace(link)
+        page = await mirror.sort(read_items(items, result, partial(_read, workspace.incident_remote_id(""))), result)
         mappings = target.connection.mappings
         comments_only = bool(link.settings.get("comments_only"))
         match_owner = bool(mappings.get("match_owner", True))
@@ -181,7 +183,10 @@ class IncidentsHandler:
 IncidentRead = tuple[IncidentRecord, list[CommentRecord]]
 
 
-def _read(item: RemoteItem) -> tuple[IncidentRead, str]:
+def _read(remote_prefix: str, item: RemoteItem) -> tuple[IncidentRead, str]:
+    if not item.remote_id.startswith(remote_prefix):
+        # Never land another customer's incident on this link's client, whatever route it came by.
+        raise SentinelMappingError(f"{item.remote_id[:200]} is not in this client's workspace ({remote_prefix[:-1]}).")
     if item.reading is not None:
         incident, comments = item.reading
     else:
