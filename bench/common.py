@@ -225,7 +225,8 @@ class StatementCounter:
         self.kinds: dict[str, int] = {}
         self.written: dict[str, int] = {}
         self.seconds = 0.0
-        self._started: list[float] = []
+        self.time_by_statement: dict[str, float] = {}  # the statement's first words: seconds waited
+        self._started: list[tuple[float, str]] = []
 
     def __enter__(self) -> StatementCounter:
         from sqlalchemy import event
@@ -250,11 +251,18 @@ class StatementCounter:
             match = re.match(r"\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+\"?(\w+)", statement, re.I)
             table = match.group(1) if match else "?"
             self.written[table] = self.written.get(table, 0) + 1
-        self._started.append(time.perf_counter())
+        self._started.append((time.perf_counter(), " ".join(statement.split())[:90]))
 
     def _after(self, *args: object) -> None:
         if self._started:
-            self.seconds += time.perf_counter() - self._started.pop()
+            started, key = self._started.pop()
+            waited = time.perf_counter() - started
+            self.seconds += waited
+            self.time_by_statement[key] = self.time_by_statement.get(key, 0.0) + waited
+
+    def slowest(self, count: int = 5) -> list[tuple[str, float]]:
+        """The statements that kept the process waiting longest, in all."""
+        return sorted(self.time_by_statement.items(), key=lambda pair: -pair[1])[:count]
 
     @property
     def total(self) -> int:

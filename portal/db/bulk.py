@@ -14,12 +14,12 @@ datetimes, and JSONB (serialised here).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import ColumnElement, Select, Table, bindparam, func, select, true
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 _DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
@@ -86,3 +86,21 @@ async def update_rows(
     )
     connection = await session.connection()
     await connection.exec_driver_sql(sql, tuple(arrays))
+
+
+def probing(columns: Sequence[Any], key: Any, values: Iterable[Any], *where: ColumnElement[bool]) -> Select[Any]:
+    """``SELECT columns WHERE key IN values AND where``, as one index probe per value.
+
+    Written as a LATERAL join driven by ``unnest`` of one array parameter, so the plan cannot be
+    anything else: a page's lookups in a table that grew faster than its statistics (a first
+    import) were planned as if it were empty, and ``IN``/``ANY`` then became a filter or a nested
+    loop over every row of the connection for every value (0.4 s a page at 10,000 links); here
+    each value is one probe of the index on ``key`` and ``where``, whatever the statistics say.
+    """
+    wanted = (
+        func.unnest(bindparam(None, list(values), type_=ARRAY(key.type)))
+        .table_valued("value")
+        .render_derived(name="wanted")
+    )
+    found = select(*columns).where(key == wanted.c.value, *where).lateral("found")
+    return select(found).select_from(wanted).join(found, true())

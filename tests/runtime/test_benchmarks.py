@@ -43,8 +43,10 @@ async def test_the_import_benchmark_imports_through_a_worker_and_upserts_raw(set
     assert first.statements.written.get("tickets", 0) >= 1
     # Reading everything again with nothing changed writes no item table at all.
     assert not {table for table in again.statements.written if table in bench_import.ITEM_TABLES}
-    _, raw_cases = await bench_import.raw_upserts(env, 2)
+    per_row, multi_row, raw_cases = await bench_import.raw_upserts(env, 2)
     assert raw_cases == 4
+    assert per_row > 0
+    assert multi_row > 0
     connection = await asyncpg.connect(env.dsn)
     try:
         assert await connection.fetchval("SELECT count(*) FROM raw_external_links") == 4

@@ -30,7 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.db.base import table_of, utcnow
-from portal.db.bulk import insert_rows, update_rows
+from portal.db.bulk import insert_rows, probing, update_rows
 from portal.domain.links.models import ExternalLink
 from portal.domain.lookups import PageLookups
 from portal.domain.sync.links import changed_aspects
@@ -257,18 +257,24 @@ class TicketMirror:
         return page
 
     async def _links(self, reads: Sequence[Read[Any]]) -> dict[tuple[str, str], LinkRow]:
-        if not reads:
-            return {}
-        types = {read.item.remote_type for read in reads}
-        ids = {read.item.remote_id for read in reads}
-        rows = await self.session.execute(
-            select(*_LINK_COLUMNS).where(
-                ExternalLink.connection_id == self.connection_id,
-                ExternalLink.remote_type.in_(types),
-                ExternalLink.remote_id.in_(ids),
+        ids_by_type: dict[str, set[str]] = {}
+        for read in reads:
+            ids_by_type.setdefault(read.item.remote_type, set()).add(read.item.remote_id)
+        found: dict[tuple[str, str], LinkRow] = {}
+        # One query a remote type (a page nearly always holds one): each id one probe of the unique
+        # index on (connection, type, id).
+        for remote_type, ids in ids_by_type.items():
+            rows = await self.session.execute(
+                probing(
+                    _LINK_COLUMNS,
+                    ExternalLink.remote_id,
+                    ids,
+                    ExternalLink.connection_id == self.connection_id,
+                    ExternalLink.remote_type == remote_type,
+                )
             )
-        )
-        return {(row.remote_type, row.remote_id): LinkRow(*row) for row in rows}
+            found.update({(row.remote_type, row.remote_id): LinkRow(*row) for row in rows})
+        return found
 
     def create(self, read: Read[Any], image: TicketImage) -> None:
         if image.new is None:
@@ -416,10 +422,12 @@ class TicketMirror:
 
     async def _known_comments(self, remote_ids: set[str]) -> set[str]:
         rows = await self.session.scalars(
-            select(ExternalLink.remote_id).where(
+            probing(
+                [ExternalLink.remote_id],
+                ExternalLink.remote_id,
+                remote_ids,
                 ExternalLink.connection_id == self.connection_id,
                 ExternalLink.remote_type == self.comment_type,
-                ExternalLink.remote_id.in_(remote_ids),
             )
         )
         return set(rows)
