@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, Table, bindparam, func, select, true
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+M = TypeVar("M")
 
 _DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
 
@@ -91,16 +94,28 @@ async def update_rows(
 def probing(columns: Sequence[Any], key: Any, values: Iterable[Any], *where: ColumnElement[bool]) -> Select[Any]:
     """``SELECT columns WHERE key IN values AND where``, as one index probe per value.
 
-    Written as a LATERAL join driven by ``unnest`` of one array parameter, so the plan cannot be
-    anything else: a page's lookups in a table that grew faster than its statistics (a first
+    Written as a LATERAL join driven by ``unnest`` of one array parameter (and fenced so it
+    stays one), so the plan cannot be anything else: a page's lookups in a table that grew faster than its statistics (a first
     import) were planned as if it were empty, and ``IN``/``ANY`` then became a filter or a nested
     loop over every row of the connection for every value (0.4 s a page at 10,000 links); here
     each value is one probe of the index on ``key`` and ``where``, whatever the statistics say.
     """
-    wanted = (
-        func.unnest(bindparam(None, list(values), type_=ARRAY(key.type)))
-        .table_valued("value")
-        .render_derived(name="wanted")
-    )
-    found = select(*columns).where(key == wanted.c.value, *where).lateral("found")
+    wanted, found = _probe(select(*columns), key, values, where)
     return select(found).select_from(wanted).join(found, true())
+
+
+def probing_objects(model: type[M], key: Any, values: Iterable[Any], *where: ColumnElement[bool]) -> Select[M]:
+    """:func:`probing` for whole ORM objects of ``model``."""
+    wanted, found = _probe(select(model), key, values, where)
+    return select(aliased(model, found)).select_from(wanted).join(found, true())
+
+
+def _probe(
+    query: Select[Any], key: Any, values: Iterable[Any], where: Sequence[ColumnElement[bool]]
+) -> tuple[Any, Any]:
+    array = bindparam(None, list(values), type_=ARRAY(key.type))
+    wanted = func.unnest(array).table_valued("value").render_derived(name="wanted")
+    # OFFSET 0 keeps the subquery from being flattened into a plain join, which the planner may
+    # then run as a scan of every row (hash join) or, on stale statistics, a nested loop the wrong
+    # way round.
+    return wanted, query.where(key == wanted.c.value, *where).offset(0).lateral("found")

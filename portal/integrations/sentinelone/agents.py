@@ -23,7 +23,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from portal.db.base import table_of, utcnow
-from portal.db.bulk import insert_rows, update_rows
+from portal.db.bulk import insert_rows, probing_objects, update_rows
 from portal.domain.access import Scope
 from portal.domain.assets import service as assets
 from portal.domain.assets.batch import AssetBatch, AssetState
@@ -397,12 +397,11 @@ async def _links(session: AsyncSession, connection_id: uuid.UUID, agent_ids: Seq
     if not agent_ids:
         return {}
     rows = await session.scalars(
-        select(ExternalLink).where(
-            ExternalLink.connection_id == connection_id,
-            ExternalLink.remote_type == AGENT,
-            ExternalLink.remote_id.in_(agent_ids),
+        probing_objects(
+            ExternalLink, ExternalLink.remote_id, agent_ids,
+            ExternalLink.connection_id == connection_id, ExternalLink.remote_type == AGENT,
         )
-    )
+    )  # fmt: skip
     return {link.remote_id: link for link in rows}
 
 
