@@ -94,11 +94,11 @@ async def update_rows(
 def probing(columns: Sequence[Any], key: Any, values: Iterable[Any], *where: ColumnElement[bool]) -> Select[Any]:
     """``SELECT columns WHERE key IN values AND where``, as one index probe per value.
 
-    Written as a LATERAL join driven by ``unnest`` of one array parameter (and fenced so it
-    stays one), so the plan cannot be anything else: a page's lookups in a table that grew faster than its statistics (a first
-    import) were planned as if it were empty, and ``IN``/``ANY`` then became a filter or a nested
-    loop over every row of the connection for every value (0.4 s a page at 10,000 links); here
-    each value is one probe of the index on ``key`` and ``where``, whatever the statistics say.
+    Written as a LATERAL join driven by ``unnest`` of one array parameter, fenced so it stays
+    one: a page's look-ups in a table that grew faster than its statistics (a first import) were
+    planned as if it were empty, and ``IN``/``ANY`` became a filter or a nested loop over every
+    row of the connection for every value (0.4 s a page at 10,000 links). Here each value is one
+    probe of the index on ``key`` and ``where``, whatever the statistics say.
     """
     wanted, found = _probe(select(*columns), key, values, where)
     return select(found).select_from(wanted).join(found, true())
