@@ -5,13 +5,16 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import delete, select, update
 
 from portal.db.engine import session_scope
 from portal.domain.assets.models import Asset, AssetGroup, AssetType
 from portal.domain.clients.models import Site
+from portal.domain.links.models import ExternalLink
 from portal.domain.sync import engine
-from portal.domain.sync.models import SyncTrigger
+from portal.domain.sync.models import SyncState, SyncTrigger
+from portal.integrations.sentinelone.agents import AgentsHandler
 from tests.integrations.sentinelone.conftest import S1World
 
 
@@ -292,3 +295,56 @@ async def test_re_syncing_one_endpoint_updates_its_asset(s1: S1World) -> None:
     assert asset.name == "RENAMED-01"
     skipped = await engine.sync_item(s1.runtime, s1.connection_id, None, "agents", "deleted-endpoints")
     assert skipped.message == "deleted-endpoints was not found at the source."
+
+
+async def _asset_snapshot(s1: S1World) -> dict[str, tuple[Any, ...]]:
+    """Every endpoint's asset as a person sees it, keyed by the agent id (ids and times aside)."""
+    async with session_scope(s1.sessionmaker) as session:
+        rows = await session.execute(
+            select(ExternalLink.remote_id, Asset)
+            .join(Asset, Asset.id == ExternalLink.local_id)
+            .where(ExternalLink.connection_id == s1.connection_id, ExternalLink.local_type == "asset")
+        )
+        return {
+            remote_id: (
+                asset.client_id,
+                asset.site_id,
+                asset.asset_type_id,
+                asset.name,
+                asset.status,
+                asset.serial,
+                asset.hostname,
+                asset.device_uuid,
+                asset.fields,
+            )  # fmt: skip
+            for remote_id, asset in rows
+        }
+
+
+async def test_the_page_path_and_the_per_item_path_make_the_same_assets(
+    s1: S1World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _map_all_accounts(s1)
+    await s1.mappings(field_mappings=[{"s1_field": "osName", "asset_field": "Operating system"}])
+    assert (await s1.run("agents"))[-1].outcome == "finished"
+    set_based = await _asset_snapshot(s1)
+    assert len(set_based) == len(s1.state.agents)
+
+    async with session_scope(s1.sessionmaker) as session:  # start again from nothing
+        await session.execute(delete(ExternalLink).where(ExternalLink.local_type == "asset"))
+        await session.execute(delete(Asset))
+        await session.execute(update(SyncState).values(watermark=None, page_token=None))
+
+    refused: list[int] = []
+    apply_page = AgentsHandler.apply_page
+
+    async def pages_of_one_only(self: AgentsHandler, session: Any, target: Any, items: Any) -> Any:
+        if len(items) > 1:
+            refused.append(len(items))
+            raise RuntimeError("the page's multi-row write failed")
+        return await apply_page(self, session, target, items)
+
+    monkeypatch.setattr(AgentsHandler, "apply_page", pages_of_one_only)
+    assert (await s1.run("agents"))[-1].outcome == "finished"
+    assert refused  # the set-based write was tried, failed, and the per-item path took over
+    assert await _asset_snapshot(s1) == set_based
