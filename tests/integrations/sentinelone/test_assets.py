@@ -316,7 +316,7 @@ async def _asset_snapshot(s1: S1World) -> dict[str, tuple[Any, ...]]:
                 asset.hostname,
                 asset.device_uuid,
                 asset.fields,
-            )  # fmt: skip
+            )
             for remote_id, asset in rows
         }
 
