@@ -72,8 +72,8 @@ async def test_a_page_s_ids_are_found_by_one_index_probe_each_on_unanalysed_rows
         assert all(isinstance(link, ExternalLink) for link in objects)
 
         statement = probing([ExternalLink.remote_id], ExternalLink.remote_id, wanted, *where)
-        compiled = statement.compile(dialect=session.bind.dialect)
         connection = await session.connection()
+        compiled = statement.compile(dialect=connection.dialect)
         for _ in range(6):  # past the point where PostgreSQL may switch to a generic plan
             await connection.exec_driver_sql(
                 str(compiled), tuple(compiled.params[name] for name in compiled.positiontup or ())
