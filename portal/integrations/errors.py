@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 
 class VendorError(Exception):
     """A call to a vendor failed. ``kind`` is what sync health and the request log show."""
@@ -56,6 +58,11 @@ class RateLimited(VendorError):
     def __init__(self, message: str, *, retry_after: float, status: int | None = 429) -> None:
         super().__init__(message, status=status)
         self.retry_after = retry_after
+
+    def wait(self) -> float:
+        """The wait the vendor asked for, plus up to 10 % jitter so throttled callers do not all
+        come back in the same instant."""
+        return self.retry_after * (1 + random.random() * 0.1)  # noqa: S311 (not for secrets)
 
 
 class Unavailable(VendorError):

@@ -215,7 +215,7 @@ class VendorHttp:
             except RateLimited as exc:
                 if attempt >= self._max_attempts or exc.retry_after > self._max_inline_wait:
                     raise
-                await self._sleep(exc.retry_after * (1 + random.random() * 0.1))  # noqa: S311
+                await self._sleep(exc.wait())
             except Unavailable:
                 if not may_repeat or attempt >= self._max_attempts:
                     raise

@@ -9,7 +9,6 @@ stays before that record, so the next run reads it again. Nothing is lost, nothi
 
 from __future__ import annotations
 
-import random
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
@@ -42,7 +41,7 @@ async def read_each(
             except skip as exc:
                 problems.append(unreadable(raw, index, exc))
             except RateLimited as exc:
-                wait = exc.retry_after * (1 + random.random() * 0.2)  # noqa: S311
+                wait = exc.wait()
                 if attempt == MAX_ATTEMPTS or wait > budget:
                     problems.append(unreadable(raw, index, _later(exc)))
                 else:

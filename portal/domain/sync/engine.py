@@ -12,7 +12,6 @@ leaves the cursor where it was, records itself on the scope's health and says wh
 from __future__ import annotations
 
 import logging
-import random
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -201,7 +200,7 @@ async def advance(
             # Wait as long as the vendor asked (plus a little jitter, so scopes do not return in step),
             # then go on from the same page: the cursor is kept.
             # Being asked to wait is not a failure: it never ends the run, however often it comes.
-            wait = exc.retry_after * (1 + random.random() * 0.1)  # noqa: S311
+            wait = exc.wait()
             state.last_run_at = state.last_failure_at = now
             state.last_error = run.error = exc.describe()[:2000]
             state.throttled_until = state.next_run_at = now + timedelta(seconds=wait)
